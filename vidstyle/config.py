@@ -1,0 +1,263 @@
+"""Settings: one frozen dataclass per concern, loaded from a TOML preset plus CLI flags.
+
+A preset is a TOML file whose tables match the dataclasses below (``[loss]``,
+``[optimizer]``, ``[style]``, ``[net]``, ``[video]``, ``[photoreal]``) plus a top-level
+``size``. Built-in presets live in ``vidstyle/presets/``; ``vidstyle presets show NAME``
+prints every value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from vidstyle.errors import OptionError
+from vidstyle.net import NetSettings
+
+CONTENT_LAYER = "relu4_2"  # Gatys et al. 2016; Ruder et al. 2016
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+OPTIMIZERS = ("lbfgs", "adam")
+COLOR_MODES = ("none", "before", "after", "both")
+BUILTIN_INITS = ("content", "random", "style")
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """Weights of the loss terms and the layers they read.
+
+    Our pixels are RGB in [0, 1] and features come from torchvision-normalized VGG16,
+    so the numbers differ from Ruder's (content 5, style 1e2, temporal 1e3, TV 1e-3 on
+    0–255 caffe pixels); the defaults keep the same balance (see README, "Loss weights").
+    """
+
+    content_weight: float = 1.0
+    style_weight: float = 1e3
+    tv_weight: float = 1e-1
+    temporal_weight: float = 2e2
+    content_layer: str = CONTENT_LAYER
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] | None = None  # None: equal weights
+
+    def __post_init__(self):
+        for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight"):
+            if getattr(self, name) < 0:
+                raise OptionError(f"{name.replace('_', '-')} must be ≥ 0, got {getattr(self, name)}")
+        if not self.style_layers:
+            raise OptionError("style-layers must name at least one layer, e.g. relu1_1,relu2_1")
+        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
+            raise OptionError(f"style-layer-weights has {len(self.style_layer_weights)} values "
+                              f"but style-layers has {len(self.style_layers)}: give one weight per layer")
+
+    def layer_weights(self) -> dict[str, float]:
+        """Per-layer style weights, equal by default."""
+        weights = self.style_layer_weights or (1.0,) * len(self.style_layers)
+        return dict(zip(self.style_layers, (float(w) for w in weights)))
+
+
+@dataclass(frozen=True)
+class StyleSettings:
+    """How style images are prepared.
+
+    Attributes
+    ----------
+    style_scale : float
+        Style image area = content area × style_scale (Ruder et al.).
+    style_blend : tuple of float or None
+        Blend weights of several style images (normalized to sum 1); None: equal.
+    preserve_colors : {"none", "before", "after", "both"}
+        Gatys et al. 2017 colour preservation: "before" matches the style's colours to
+        the content (histogram/covariance matching), "after" keeps the result's
+        luminance and the content's chrominance (luminance-only transfer).
+    """
+
+    style_scale: float = 1.0
+    style_blend: tuple[float, ...] | None = None
+    preserve_colors: str = "none"
+
+    def __post_init__(self):
+        if not 0.05 <= self.style_scale <= 8:
+            raise OptionError(f"style-scale must be in [0.05, 8], got {self.style_scale}")
+        if self.style_blend is not None and (any(w < 0 for w in self.style_blend) or sum(self.style_blend) <= 0):
+            raise OptionError("style-blend weights must be ≥ 0 and not all 0, e.g. 0.7,0.3")
+        if self.preserve_colors not in COLOR_MODES:
+            raise OptionError(f"preserve-colors must be one of {', '.join(COLOR_MODES)}")
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """The per-image optimization.
+
+    Attributes
+    ----------
+    optimizer : {"lbfgs", "adam"}
+        scipy L-BFGS-B with bounds [0, 1] (default, as Gatys/Ruder) or Adam.
+    iterations : int
+        Budget per frame (video) or per image, at the finest pyramid level.
+    first_iterations : int or None
+        Budget of a video's first frame (Ruder: 2000 vs 1000); None: same as iterations.
+    tolerance, window : float, int
+        Early stop when the loss changed by < tolerance (relative) over ``window``
+        iterations (Ruder: 1e-4 over 50). tolerance 0 disables it.
+    init : str
+        "content", "random" (seeded uniform noise), "style", or a path to an image.
+    pyramid : int
+        Coarse-to-fine levels: 3 optimizes at 1/4, 1/2 and full size, each level
+        initialized from the upsampled previous one (Gatys et al. 2017).
+    pyramid_iterations : tuple of int or None
+        Iterations per level, coarse to fine; None: ``iterations`` at every level.
+    """
+
+    optimizer: str = "lbfgs"
+    iterations: int = 500
+    first_iterations: int | None = None
+    learning_rate: float = 0.02
+    tolerance: float = 1e-4
+    window: int = 50
+    init: str = "content"
+    seed: int = 0
+    pyramid: int = 1
+    pyramid_iterations: tuple[int, ...] | None = None
+    lbfgs_memory: int = 10
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise OptionError(f"unknown --optimizer {self.optimizer!r}: choose lbfgs or adam")
+        if self.iterations < 1 or (self.first_iterations is not None and self.first_iterations < 1):
+            raise OptionError("iterations must be ≥ 1")
+        if self.learning_rate <= 0:
+            raise OptionError("learning-rate must be > 0")
+        if self.tolerance < 0 or self.window < 1:
+            raise OptionError("stop tolerance must be ≥ 0 and the stop window ≥ 1 iteration")
+        if not 1 <= self.pyramid <= 6:
+            raise OptionError(f"--pyramid must be between 1 and 6 levels, got {self.pyramid}")
+        if self.pyramid_iterations is not None:
+            if len(self.pyramid_iterations) != self.pyramid:
+                raise OptionError(f"--pyramid-iterations has {len(self.pyramid_iterations)} values for "
+                                  f"{self.pyramid} pyramid levels: give one per level, coarse to fine")
+            if min(self.pyramid_iterations) < 1:
+                raise OptionError("--pyramid-iterations values must be ≥ 1")
+        if self.init not in BUILTIN_INITS and not Path(self.init).is_file():
+            raise OptionError(f"--init {self.init!r} is neither content/random/style nor an existing image file")
+
+    def level_iterations(self, iterations: int) -> tuple[int, ...]:
+        """Iterations per pyramid level (coarse → fine) for a budget at the finest level."""
+        if self.pyramid_iterations is not None:
+            return self.pyramid_iterations[:-1] + (iterations,)
+        return (iterations,) * self.pyramid
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a stylization run depends on (hashed for resume safety)."""
+
+    size: int | None = 512
+    net: NetSettings = field(default_factory=NetSettings)
+    loss: LossSettings = field(default_factory=LossSettings)
+    style: StyleSettings = field(default_factory=StyleSettings)
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+
+    def __post_init__(self):
+        if self.size is not None and not 16 <= self.size <= 8192:
+            raise OptionError(f"--size must be between 16 and 8192 pixels (long side), got {self.size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """Stable hash of every setting (hex, 16 chars)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+SECTIONS: dict[str, type] = {
+    "net": NetSettings,
+    "loss": LossSettings,
+    "style": StyleSettings,
+    "optimizer": OptimizerSettings,
+}
+TOP_LEVEL_KEYS = ("size",)
+
+
+def builtin_presets() -> list[str]:
+    """Names of the presets shipped in ``vidstyle/presets``."""
+    folder = resources.files("vidstyle") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_preset(name_or_path: str | None) -> dict[str, Any]:
+    """Read a preset by built-in name or TOML path into a nested dict (validated keys)."""
+    if name_or_path is None:
+        return {}
+    path = Path(name_or_path)
+    if name_or_path in builtin_presets():
+        text = (resources.files("vidstyle") / "presets" / f"{name_or_path}.toml").read_text()
+        source = f"built-in preset {name_or_path!r}"
+    elif path.suffix == ".toml" and path.is_file():
+        text, source = path.read_text(), str(path)
+    else:
+        raise OptionError(f"unknown preset {name_or_path!r}: use one of {', '.join(builtin_presets())} "
+                          "or a path to a .toml file")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise OptionError(f"{source} is not valid TOML: {exc}") from None
+    problems = preset_problems(data)
+    if problems:
+        raise OptionError(f"{source}: " + "; ".join(problems))
+    return data
+
+
+def preset_problems(data: dict[str, Any], sections: dict[str, type] | None = None) -> list[str]:
+    """Every unknown table or key in a preset dict, as messages."""
+    sections = sections or SECTIONS
+    problems = []
+    for key, value in data.items():
+        if key in TOP_LEVEL_KEYS:
+            continue
+        if key not in sections:
+            problems.append(f"unknown table or key [{key}] (known: {', '.join(list(sections) + list(TOP_LEVEL_KEYS))})")
+            continue
+        known = {f.name for f in dataclasses.fields(sections[key])}
+        problems += [f"unknown key {key}.{k} (known: {', '.join(sorted(known))})" for k in value if k not in known]
+    return problems
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Nested merge where ``overrides`` values that are not None win."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            out[key] = {**out.get(key, {}), **{k: v for k, v in value.items() if v is not None}}
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+def _section(cls: type, values: dict[str, Any]):
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in values:
+            value = values[f.name]
+            kwargs[f.name] = tuple(value) if isinstance(value, list) else value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise OptionError(f"bad setting in [{cls.__name__}]: {exc}") from None
+
+
+def build_config(values: dict[str, Any], cls: type = Config) -> Config:
+    """Build a config dataclass from a nested dict (preset merged with CLI overrides)."""
+    kwargs = {name: _section(SECTIONS_OF[cls][name], values.get(name, {})) for name in SECTIONS_OF[cls]}
+    for key in TOP_LEVEL_KEYS:
+        if key in values:
+            kwargs[key] = values[key]
+    return cls(**kwargs)
+
+
+SECTIONS_OF: dict[type, dict[str, type]] = {Config: SECTIONS}

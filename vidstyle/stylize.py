@@ -1,0 +1,208 @@
+"""Gatys image stylization: targets once, a compiled loss step, coarse-to-fine driver.
+
+:class:`Stylizer` holds the feature net and the style targets (Gram matrices per
+working size) and optimizes one image at a time; the video pipeline reuses it per frame
+with temporal terms added.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from vidstyle import losses
+from vidstyle.color import match_colors, transfer_luminance
+from vidstyle.config import Config
+from vidstyle.errors import OptionError, ResourceError
+from vidstyle.images import load_image, resize_to
+from vidstyle.net import FeatureNet
+from vidstyle.optimize import Result, Step, minimize
+
+logger = logging.getLogger(__name__)
+
+MIN_LEVEL_SIDE = 32  # coarser pyramid levels than this carry too little for VGG's 5 poolings
+
+
+@dataclass(frozen=True)
+class TemporalTarget:
+    """One temporal term: a neighbour's stylized frame warped onto this frame.
+
+    Attributes
+    ----------
+    warped : (H, W, 3) float32
+        ω, the neighbour's result warped into the current frame.
+    weights : (H, W) float32
+        c ∈ [0, 1], flow reliability (long-term: c_long).
+    """
+
+    warped: np.ndarray
+    weights: np.ndarray
+
+
+def pyramid_shapes(shape_hw: tuple[int, int], levels: int) -> list[tuple[int, int]]:
+    """Working sizes coarse → fine, halving per level; levels too small are dropped."""
+    h, w = shape_hw
+    shapes = []
+    for level in range(levels - 1, -1, -1):
+        s = 0.5**level
+        hs, ws = round(h * s), round(w * s)
+        if min(hs, ws) >= MIN_LEVEL_SIDE or level == 0:
+            shapes.append((hs, ws))
+    return shapes
+
+
+def style_shape(style_hw: tuple[int, int], content_hw: tuple[int, int], scale: float) -> tuple[int, int]:
+    """Style working size: area = content area × scale, style aspect kept (Ruder)."""
+    area = content_hw[0] * content_hw[1] * scale
+    factor = np.sqrt(area / (style_hw[0] * style_hw[1]))
+    return max(16, round(style_hw[0] * factor)), max(16, round(style_hw[1] * factor))
+
+
+class Stylizer:
+    """Optimizes images toward the style of one or more style images.
+
+    Parameters
+    ----------
+    styles : sequence of (H, W, 3) float32
+        Style images a_1..a_n, RGB in [0, 1].
+    config : Config
+        All settings.
+    color_reference : (H, W, 3), optional
+        Content image the styles are colour-matched to when preserve_colors is
+        "before"/"both" (a video uses its first frame so targets stay fixed over time).
+    """
+
+    def __init__(self, styles: Sequence[np.ndarray], config: Config, *,
+                 color_reference: np.ndarray | None = None):
+        if not styles:
+            raise OptionError("give at least one style image")
+        blend = config.style.style_blend
+        if blend is not None and len(blend) != len(styles):
+            raise OptionError(f"--style-blend has {len(blend)} weights for {len(styles)} style images: "
+                              "give one weight per style image")
+        weights = np.asarray(blend if blend is not None else [1.0] * len(styles), np.float64)
+        self.blend = weights / weights.sum()
+        if config.style.preserve_colors in ("before", "both"):
+            if color_reference is None:
+                raise OptionError("preserve-colors 'before' needs a content image to match")
+            styles = [match_colors(s, color_reference) for s in styles]
+        self.styles = list(styles)
+        self.config = config
+        self.loss = config.loss
+        self.layer_weights = config.loss.layer_weights()
+        self.net = FeatureNet(config.net, (config.loss.content_layer, *config.loss.style_layers))
+        self._grams: dict[tuple[int, int], dict[str, tf.Tensor]] = {}
+        self._step = tf.function(self._loss_and_grad, reduce_retracing=True)
+
+    # ---- targets -------------------------------------------------------------------
+    def style_targets(self, shape_hw: tuple[int, int]) -> dict[str, tf.Tensor]:
+        """Blended Gram targets for a content of size ``shape_hw`` (cached per size)."""
+        if shape_hw not in self._grams:
+            total = None
+            for weight, style in zip(self.blend, self.styles):
+                hw = style_shape(style.shape[:2], shape_hw, self.config.style.style_scale)
+                feats = self.net(tf.constant(resize_to(style, hw)[None]), self.loss.style_layers)
+                grams = {k: float(weight) * losses.gram_matrix(v) for k, v in feats.items()}
+                total = grams if total is None else {k: total[k] + grams[k] for k in grams}
+            self._grams[shape_hw] = total
+        return self._grams[shape_hw]
+
+    def content_target(self, content: np.ndarray) -> tf.Tensor:
+        return self.net(tf.constant(content[None]), (self.loss.content_layer,))[self.loss.content_layer]
+
+    # ---- loss ----------------------------------------------------------------------
+    def _loss_and_grad(self, x, content_target, style_targets, warped, weights):
+        lw = self.loss
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            image = x[None]
+            feats = self.net(image, (lw.content_layer, *lw.style_layers))
+            grams = {k: losses.gram_matrix(feats[k]) for k in lw.style_layers}
+            terms = {
+                "content": lw.content_weight * losses.content_loss(feats[lw.content_layer], content_target),
+                "style": lw.style_weight * losses.style_loss(grams, style_targets, self.layer_weights),
+                "tv": lw.tv_weight * losses.total_variation_loss(image),
+            }
+            # Sum of per-target temporal losses; an empty stack gives 0, not NaN.
+            d = tf.cast(tf.size(x), x.dtype)
+            terms["temporal"] = lw.temporal_weight * tf.reduce_sum(weights * tf.square(image - warped)) / d
+            total = tf.add_n(list(terms.values()))
+        return total, terms, tape.gradient(total, x)
+
+    def loss_function(self, content: np.ndarray, temporal: Sequence[TemporalTarget] = ()
+                      ) -> Callable[[np.ndarray], tuple[float, dict[str, float], np.ndarray]]:
+        """The objective of one image as numpy → (loss, terms, gradient), for :func:`minimize`."""
+        h, w = content.shape[:2]
+        content_target = self.content_target(content)
+        style_targets = self.style_targets((h, w))
+        warped = tf.constant(np.stack([t.warped for t in temporal]) if temporal
+                             else np.zeros((0, h, w, 3), np.float32), tf.float32)
+        weights = tf.constant(np.stack([t.weights[..., None] for t in temporal]) if temporal
+                              else np.zeros((0, h, w, 1), np.float32), tf.float32)
+
+        def evaluate(x: np.ndarray):
+            total, terms, grad = self._step(tf.constant(x), content_target, style_targets, warped, weights)
+            return float(total), {k: float(v) for k, v in terms.items()}, grad.numpy()
+
+        return evaluate
+
+    # ---- drivers -------------------------------------------------------------------
+    def initial_image(self, content: np.ndarray, init: str | None = None, *, seed: int | None = None) -> np.ndarray:
+        """The starting image for ``content``: content, seeded noise, style, or a file."""
+        init = init or self.config.optimizer.init
+        hw = content.shape[:2]
+        if init == "content":
+            return content.copy()
+        if init == "random":
+            rng = np.random.default_rng(self.config.optimizer.seed if seed is None else seed)
+            return rng.uniform(0, 1, content.shape).astype(np.float32)
+        if init == "style":
+            return resize_to(self.styles[0], hw)
+        return resize_to(load_image(init), hw)
+
+    def optimize(self, content: np.ndarray, init: np.ndarray, *, iterations: int,
+                 temporal: Sequence[TemporalTarget] = (), callback: Callable[[Step], None] | None = None
+                 ) -> Result:
+        """One level: minimize the full objective from ``init`` at ``content``'s size."""
+        try:
+            return minimize(self.loss_function(content, temporal), init, self.config.optimizer,
+                            iterations=iterations, callback=callback)
+        except (tf.errors.ResourceExhaustedError, MemoryError):
+            raise ResourceError(f"out of memory optimizing a {content.shape[1]}×{content.shape[0]} image: "
+                                "lower --size or use --device cpu") from None
+
+    def stylize(self, content: np.ndarray, *, init: np.ndarray | None = None, iterations: int | None = None,
+                callback: Callable[[Step], None] | None = None) -> Result:
+        """Coarse-to-fine stylization of one image (no temporal terms).
+
+        Each pyramid level is initialized with the previous level's result upsampled;
+        the first level with ``init`` (default: the configured init) downsampled.
+        """
+        opt = self.config.optimizer
+        shapes = pyramid_shapes(content.shape[:2], opt.pyramid)
+        budgets = opt.level_iterations(iterations or opt.iterations)[-len(shapes):]
+        current = self.initial_image(content) if init is None else init
+        result = None
+        for level, (hw, budget) in enumerate(zip(shapes, budgets), start=1):
+            level_content = resize_to(content, hw)
+
+            def report(step: Step, level=level):
+                if callback is not None:
+                    callback(dataclasses.replace(step, level=level, levels=len(shapes)))
+
+            result = self.optimize(level_content, resize_to(current, hw), iterations=budget, callback=report)
+            current = result.image
+        if self.config.style.preserve_colors in ("after", "both"):
+            result.image = transfer_luminance(result.image, content)
+        return result
+
+
+def stylize_image(content: np.ndarray, styles: Sequence[np.ndarray], config: Config, *,
+                  callback: Callable[[Step], None] | None = None) -> Result:
+    """Stylize one image (already at working size) with the styles; see :class:`Stylizer`."""
+    return Stylizer(styles, config, color_reference=content).stylize(content, callback=callback)
