@@ -1,0 +1,489 @@
+"""One frame reader for video files and folders of frames.
+
+:func:`open_frames` returns a :class:`FrameSource` whose iteration yields float32 RGB
+frames in [0, 1] lazily: video files are decoded by a streaming ffmpeg process (never
+the whole clip in memory), folders are read one file at a time. Frames can be selected
+(start/end/every) and downscaled so the long side has a given length (``INTER_AREA``,
+see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vidstyle.encode import VideoInfo, probe_video
+from vidstyle.errors import InputError, OptionError
+from vidstyle.images import (
+    MAX_PIXELS,
+    MIN_SIDE,
+    as_rgb_float,
+    image_size,
+    long_side_size,
+    read_rgb,
+    resize_to,
+    save_image,
+    write_atomic,
+)
+
+__all__ = [
+    "DEFAULT_FPS",
+    "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "FrameSelection",
+    "FrameSource",
+    "VideoInfo",
+    "extract_frames",
+    "list_frame_files",
+    "natural_key",
+    "open_frames",
+]
+
+logger = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".gif", ".webm", ".m4v")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
+#: Frame rate assumed for a folder of frames (and a video without rate metadata).
+DEFAULT_FPS = 25.0
+_MANIFEST = ".extract.json"
+
+
+@dataclass(frozen=True)
+class FrameSelection:
+    """Which frames of a source to use: ``range(start, end, every)``, 0-based.
+
+    Attributes
+    ----------
+    start : int
+        First frame (0-based, >= 0).
+    end : int or None
+        One past the last frame (exclusive); None means to the end. Clamped to the
+        source's length.
+    every : int
+        Take every n-th frame (>= 1).
+    """
+
+    start: int = 0
+    end: int | None = None
+    every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.start < 0:
+            raise OptionError(f"start frame must be >= 0 (0-based), got {self.start}")
+        if self.every < 1:
+            raise OptionError(f"'every' must be >= 1, got {self.every}")
+        if self.end is not None and self.end <= self.start:
+            raise OptionError(
+                f"end frame {self.end} must be after start frame {self.start} (end is exclusive)"
+            )
+
+    def indices(self, frame_count: int) -> range:
+        """Source frame indices selected from a source of ``frame_count`` frames.
+
+        Parameters
+        ----------
+        frame_count : int
+            Frames in the source.
+
+        Returns
+        -------
+        range
+            Selected 0-based indices.
+
+        Raises
+        ------
+        OptionError
+            ``start`` is past the last frame.
+        """
+        if self.start >= frame_count:
+            raise OptionError(
+                f"start frame {self.start} is past the end of the source ({frame_count} "
+                f"frames, numbered from 0); choose a start below {frame_count}"
+            )
+        end = frame_count if self.end is None else min(self.end, frame_count)
+        return range(self.start, end, self.every)
+
+
+class FrameSource:
+    """Lazily read, selected and resized frames of a video file or a folder.
+
+    Build one with :func:`open_frames`. Iterating yields ``(H, W, 3)`` float32 RGB
+    frames in [0, 1]; it may be iterated several times (each pass re-reads).
+
+    Attributes
+    ----------
+    info : VideoInfo
+        Source metadata (whole source, before selection and resizing).
+    selection : FrameSelection
+        The frames used.
+    indices : range
+        0-based source indices of the selected frames.
+    frame_size : tuple of int
+        ``(width, height)`` of the frames yielded (after ``long_side``).
+    """
+
+    def __init__(
+        self,
+        info: VideoInfo,
+        selection: FrameSelection,
+        long_side: int | None,
+        files: list[Path] | None,
+    ) -> None:
+        self.info = info
+        self.selection = selection
+        self.long_side = long_side
+        self._files = files
+        if info.frame_count is None:  # pragma: no cover - probe always counts or fails
+            raise InputError(f"cannot count the frames of '{info.source}'; re-export the video")
+        self.indices = selection.indices(info.frame_count)
+        w, h = info.size
+        if long_side is not None and max(w, h) > long_side:
+            h, w = long_side_size((h, w), long_side)
+        self.frame_size = (w, h)
+
+    @property
+    def is_video(self) -> bool:
+        """True for a video file, False for a folder of frames."""
+        return self._files is None
+
+    @property
+    def fps(self) -> float:
+        """Frame rate of the selected frames: ``info.fps / selection.every``."""
+        return self.info.fps / self.selection.every
+
+    @property
+    def files(self) -> list[Path] | None:
+        """Selected frame files (folders), or None for a video file."""
+        if self._files is None:
+            return None
+        return [self._files[i] for i in self.indices]
+
+    def time_range_s(self) -> tuple[float, float]:
+        """Start and duration (seconds) of the selected frames in the source.
+
+        Returns
+        -------
+        tuple of float
+            ``(start_s, duration_s)``, to pass as ``audio_start_s`` /
+            ``audio_duration_s`` to :func:`vidstyle.encode.encode_video`.
+        """
+        start = self.indices.start / self.info.fps
+        duration = len(self) * self.selection.every / self.info.fps
+        return start, duration
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for frame in self._iter(skip=frozenset()):
+            assert frame is not None
+            yield frame
+
+    def __repr__(self) -> str:
+        return (
+            f"FrameSource({str(self.info.source)!r}, {len(self)} frames, "
+            f"{self.frame_size[0]}x{self.frame_size[1]}, {self.fps:.6g} fps)"
+        )
+
+    def _iter(self, skip: frozenset[int]) -> Iterator[np.ndarray | None]:
+        """Yield each selected frame; None (not decoded) at positions in ``skip``."""
+        if self._files is not None:
+            for pos, index in enumerate(self.indices):
+                yield None if pos in skip else self._resize(load_frame_file(self._files[index]))
+            return
+        yield from self._iter_video(skip)
+
+    def _iter_video(self, skip: frozenset[int]) -> Iterator[np.ndarray | None]:
+        import imageio_ffmpeg
+
+        w, h = self.info.size
+        wanted = {index: pos for pos, index in enumerate(self.indices)}
+        last = self.indices[-1] if len(self.indices) else -1
+        reader = imageio_ffmpeg.read_frames(
+            str(self.info.source),
+            pix_fmt="rgb24",
+            input_params=["-nostdin"],
+            # Every decoded frame exactly once, in order (no fps-driven dup/drop).
+            output_params=["-map", "0:v:0", "-fps_mode", "passthrough"],
+        )
+        produced = 0
+        try:
+            meta = next(reader)
+            w, h = meta["size"]
+            for index, raw in enumerate(reader):
+                if index > last:
+                    break
+                pos = wanted.get(index)
+                if pos is None:
+                    continue
+                produced += 1
+                if pos in skip:
+                    yield None
+                    continue
+                frame = np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
+                yield self._resize(as_rgb_float(frame, bgr=False))
+        except (OSError, RuntimeError) as exc:
+            raise InputError(
+                f"'{self.info.source}' could not be decoded ({str(exc).splitlines()[0]}); "
+                "re-export the video"
+            ) from exc
+        finally:
+            reader.close()
+        if produced < len(self.indices):
+            logger.warning(
+                "'%s': only %d of %d selected frames could be decoded",
+                self.info.source, produced, len(self.indices),
+            )  # fmt: skip
+
+    def _resize(self, frame: np.ndarray) -> np.ndarray:
+        w, h = self.frame_size
+        return resize_to(frame, (h, w))
+
+
+def open_frames(
+    path: str | os.PathLike[str],
+    *,
+    selection: FrameSelection = FrameSelection(),
+    long_side: int | None = None,
+    fps: float | None = None,
+) -> FrameSource:
+    """Open a video file or a folder of frames for lazy reading.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A video file (see :data:`VIDEO_EXTENSIONS`; any file ffmpeg reads works) or a
+        folder of images (:data:`IMAGE_EXTENSIONS`, natural sort: ``frame2`` before
+        ``frame10``).
+    selection : FrameSelection
+        Frames to use.
+    long_side : int, optional
+        Downscale frames so the long side has this length (``INTER_AREA``); frames are
+        never enlarged.
+    fps : float, optional
+        Frame rate of the source; overrides the video's metadata. Default: the
+        video's rate, or :data:`DEFAULT_FPS` for folders.
+
+    Returns
+    -------
+    FrameSource
+        Nothing is decoded yet except folder image headers.
+
+    Raises
+    ------
+    InputError
+        Missing path, unreadable/corrupt video, a folder without frames, or frames of
+        mixed sizes (the message names the first odd file).
+    OptionError
+        Selection impossible for this source, or a bad ``long_side``/``fps``.
+    """
+    path = Path(path)
+    if long_side is not None and long_side < 1:
+        raise OptionError(f"long side must be >= 1 px, got {long_side}")
+    if fps is not None and not fps > 0:
+        raise OptionError(f"frame rate must be positive, got {fps}")
+    if not path.exists():
+        raise InputError(f"cannot read '{path}': not found; give a video file or a folder of frames")
+    if path.is_dir():
+        files = list_frame_files(path)
+        size = _common_size(files)
+        info = VideoInfo(
+            fps=fps or DEFAULT_FPS, frame_count=len(files), size=size, has_audio=False, source=path
+        )
+        return _checked(FrameSource(info, selection, long_side, files))
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        raise InputError(
+            f"'{path}' is a single image; give a video file or a folder of frames"
+        )
+    info = probe_video(path)
+    if fps is not None:
+        info = VideoInfo(fps, info.frame_count, info.size, info.has_audio, info.source)
+    elif not info.fps:
+        logger.warning("'%s' has no frame rate; assuming %g fps", path, DEFAULT_FPS)
+        info = VideoInfo(DEFAULT_FPS, info.frame_count, info.size, info.has_audio, info.source)
+    return _checked(FrameSource(info, selection, long_side, None))
+
+
+def _checked(source: FrameSource) -> FrameSource:
+    """Apply the image size limits to the frames the source will yield."""
+    w, h = source.frame_size
+    if min(w, h) < MIN_SIDE:
+        raise InputError(
+            f"frames of '{source.info.source}' would be {w}x{h} px, smaller than "
+            f"{MIN_SIDE} px on a side; use larger frames or a larger --size"
+        )
+    if w * h > MAX_PIXELS:
+        raise InputError(
+            f"frames of '{source.info.source}' are {w}x{h} px, more than the "
+            f"{MAX_PIXELS / 1e6:.1f} megapixel limit; use --size N to downscale them"
+        )
+    return source
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key ordering embedded numbers numerically (``frame2`` < ``frame10``).
+
+    Parameters
+    ----------
+    name : str
+        File name.
+
+    Returns
+    -------
+    tuple
+        Key for :func:`sorted`.
+    """
+    parts = re.split(r"(\d+)", name)
+    return tuple((0, int(p), p) if p.isdigit() else (1, p.lower(), p) for p in parts if p)
+
+
+def list_frame_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Image files of a folder in natural order (hidden files excluded).
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Folder of frames.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Frame files.
+
+    Raises
+    ------
+    InputError
+        The folder has no image files.
+    """
+    folder = Path(folder)
+    files = [
+        p for p in folder.iterdir()
+        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+    ]  # fmt: skip
+    if not files:
+        kinds = "/".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)
+        raise InputError(f"no frames ({kinds}) in '{folder}'; export the video's frames there first")
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+def load_frame_file(path: Path) -> np.ndarray:
+    """Read one frame of a folder as float32 RGB (converted like :func:`load_image`).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Image file.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W, 3)`` float32 RGB in [0, 1] at the file's own size (size limits are
+        checked once for the whole source by :func:`open_frames`).
+    """
+    return read_rgb(path)
+
+
+def _common_size(files: list[Path]) -> tuple[int, int]:
+    """Header size of every file; InputError on an unreadable one or a size mismatch."""
+    first_size = None
+    for path in files:
+        size = image_size(path)
+        if size is None:
+            raise InputError(f"cannot read frame '{path}': file is empty or corrupt; re-export it")
+        if first_size is None:
+            first_size = size
+        elif size != first_size:
+            raise InputError(
+                f"frame '{path.name}' is {size[0]}x{size[1]} px but '{files[0].name}' is "
+                f"{first_size[0]}x{first_size[1]} px; all frames in '{path.parent}' must "
+                "have one size"
+            )
+    assert first_size is not None
+    return first_size
+
+
+def extract_frames(
+    source: FrameSource,
+    out_dir: str | os.PathLike[str],
+    *,
+    pattern: str = "frame_{:05d}.png",
+) -> list[Path]:
+    """Write each selected frame as an image file (atomic), resuming earlier runs.
+
+    Parameters
+    ----------
+    source : FrameSource
+        Frames to write (selection and ``long_side`` applied).
+    out_dir : str or os.PathLike
+        Destination folder (created).
+    pattern : str
+        File name pattern formatted with the 1-based position in the selection.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Written files in order.
+
+    Notes
+    -----
+    A manifest (``.extract.json``) records the source (path, size, modification time),
+    selection and frame size. On a rerun with the same manifest, files that exist with
+    the right pixel size are kept and only missing ones are decoded; with a different
+    manifest the old files are removed first, so stale frames are never reused.
+    """
+    out_dir = Path(out_dir)
+    paths = [out_dir / pattern.format(pos + 1) for pos in range(len(source))]
+    key = _source_key(source, pattern)
+    manifest = out_dir / _MANIFEST
+    previous = None
+    if manifest.is_file():
+        try:
+            previous = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            previous = None
+    if previous != key:
+        for path in paths:
+            path.unlink(missing_ok=True)
+        write_atomic(manifest, json.dumps(key, indent=1).encode())
+    done = frozenset(
+        pos for pos, path in enumerate(paths)
+        if path.is_file() and image_size(path) == source.frame_size
+    )  # fmt: skip
+    if len(done) < len(paths):
+        if done:
+            logger.info("resuming extraction: %d of %d frames already there", len(done), len(paths))
+        for pos, frame in enumerate(source._iter(skip=done)):
+            if frame is not None:
+                save_image(paths[pos], frame)
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise InputError(
+            f"'{source.info.source}' ended early: {len(missing)} of {len(paths)} selected "
+            "frames could not be decoded; re-export the video"
+        )
+    return paths
+
+
+def _source_key(source: FrameSource, pattern: str) -> dict:
+    """Identity of what extract_frames writes: source content stamp and settings."""
+    info = source.info
+    digest = hashlib.sha256()
+    for path in source.files if source.files is not None else [info.source]:
+        stat = path.stat()
+        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    sel = source.selection
+    return {
+        "source": str(Path(info.source).resolve()),
+        "stamp": digest.hexdigest(),
+        "selection": [sel.start, sel.end, sel.every],
+        "frame_size": list(source.frame_size),
+        "pattern": pattern,
+    }
