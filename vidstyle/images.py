@@ -16,6 +16,7 @@ import errno
 import logging
 import os
 import secrets
+import warnings
 from pathlib import Path
 
 import cv2
@@ -425,7 +426,9 @@ def _read_raw(path: Path) -> np.ndarray:
     try:
         import imageio.v3 as iio
 
-        rgb = np.asarray(iio.imread(path, index=0))
+        with warnings.catch_warnings():  # imageio's plugin probing warns on odd files
+            warnings.simplefilter("ignore")
+            rgb = np.asarray(iio.imread(path, index=0))
     except Exception as exc:  # imageio raises many types for bad files
         raise InputError(
             f"cannot read '{path}': file is empty or corrupt; re-export it as PNG/JPEG"
