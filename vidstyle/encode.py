@@ -44,8 +44,12 @@ OUTPUT_FORMATS: dict[str, tuple[str, str | None]] = {
     ".webm": ("libvpx-vp9", "libopus"),
     ".gif": ("gif", None),
 }
-#: Seconds allowed for probing a file (header + packet count without decoding).
-_PROBE_TIMEOUT_S = 120
+#: Seconds allowed for reading a file's header, and for counting its frames.
+_HEADER_TIMEOUT_S = 60
+_COUNT_TIMEOUT_S = 300
+#: Count frames from the video packets (stream copy, no decoding), else by decoding.
+_COUNT_PACKETS = ["-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
+_COUNT_DECODED = ["-map", "0:v:0", "-f", "null", "-"]
 _AUDIO_BITRATE = "192k"
 _CRF_RANGE = (0, 63)  # x264/x265 use 0-51, VP9 0-63
 
@@ -119,13 +123,17 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         The file is missing, or is empty/corrupt/has no video stream.
     """
     path = _existing_file(path)
-    text, _ = _run_ffmpeg_probe(path, ["-map", "0:v:0", "-c", "copy", "-f", "null", "-"])
-    header = _parse_header(text, path)
-    count = _last_frame_count(text)
-    if not count:
-        text, _ = _run_ffmpeg_probe(path, ["-map", "0:v:0", "-f", "null", "-"])
+    header = _parse_header(_run_ffmpeg_probe(path, []), path)
+    count = None
+    for output_args in (_COUNT_PACKETS, _COUNT_DECODED):
+        text = _run_ffmpeg_probe(path, output_args, timeout_s=_COUNT_TIMEOUT_S)
+        if text is None:  # huge file: fall back to the estimate below
+            break
         count = _last_frame_count(text)
+        if count:
+            break
     if not count and header["duration"] and header["fps"]:
+        logger.warning("could not count the frames of '%s'; estimating from its duration", path)
         count = round(header["duration"] * header["fps"])
     if count == 0:
         raise InputError(f"'{path}' has no readable video frames; check the file or re-export it")
@@ -157,8 +165,9 @@ def has_audio(path: str | os.PathLike[str]) -> bool:
         The file is missing.
     """
     path = _existing_file(path)
-    text, _ = _run_ffmpeg_probe(path, [])
-    return _AUDIO_STREAM.search(text) is not None
+    text = _run_ffmpeg_probe(path, [])
+    head = re.split(r"^(?:Output #|Stream mapping:)", text, maxsplit=1, flags=re.MULTILINE)[0]
+    return _AUDIO_STREAM.search(head) is not None
 
 
 def encode_video(
@@ -389,14 +398,23 @@ def _existing_file(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _run_ffmpeg_probe(path: Path, output_args: list[str]) -> tuple[str, int]:
-    """Run ``ffmpeg -i path <output_args>``; return (stderr text, return code)."""
+def _run_ffmpeg_probe(
+    path: Path, output_args: list[str], *, timeout_s: float | None = None
+) -> str | None:
+    """Run ``ffmpeg -i path <output_args>`` and return its log (stderr).
+
+    Without ``timeout_s`` a hang raises InputError; with it, None is returned.
+    """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), *output_args]
     try:
-        result = subprocess.run(cmd, capture_output=True, timeout=_PROBE_TIMEOUT_S, check=False)
+        result = subprocess.run(
+            cmd, capture_output=True, timeout=timeout_s or _HEADER_TIMEOUT_S, check=False
+        )
     except subprocess.TimeoutExpired as exc:
-        raise InputError(f"'{path}' took too long to read; check the file or re-export it") from exc
-    return result.stderr.decode(errors="replace"), result.returncode
+        if timeout_s is not None:
+            return None
+        raise InputError(f"'{path}' took too long to open; check the file or re-export it") from exc
+    return result.stderr.decode(errors="replace")
 
 
 def _parse_header(text: str, path: Path) -> dict:

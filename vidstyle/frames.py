@@ -204,43 +204,41 @@ class FrameSource:
     def _iter_video(self, skip: frozenset[int]) -> Iterator[np.ndarray | None]:
         import imageio_ffmpeg
 
-        w, h = self.info.size
-        wanted = {index: pos for pos, index in enumerate(self.indices)}
-        last = self.indices[-1] if len(self.indices) else -1
+        sel = self.indices
+        if not len(sel):
+            return
+        # ffmpeg drops unselected frames after decoding, so they never cross the pipe;
+        # passthrough: every selected decoded frame exactly once (no fps dup/drop).
+        keep = f"select='between(n,{sel.start},{sel[-1]})*not(mod(n-{sel.start},{sel.step}))'"
         reader = imageio_ffmpeg.read_frames(
             str(self.info.source),
             pix_fmt="rgb24",
             input_params=["-nostdin"],
-            # Every decoded frame exactly once, in order (no fps-driven dup/drop).
-            output_params=["-map", "0:v:0", "-fps_mode", "passthrough"],
+            output_params=["-map", "0:v:0", "-vf", keep, "-fps_mode", "passthrough"],
         )
         produced = 0
         try:
-            meta = next(reader)
-            w, h = meta["size"]
-            for index, raw in enumerate(reader):
-                if index > last:
-                    break
-                pos = wanted.get(index)
-                if pos is None:
-                    continue
+            w, h = next(reader)["size"]
+            for pos, raw in enumerate(reader):
                 produced += 1
                 if pos in skip:
                     yield None
-                    continue
-                frame = np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
-                yield self._resize(as_rgb_float(frame, bgr=False))
-        except (OSError, RuntimeError) as exc:
+                else:
+                    frame = np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
+                    yield self._resize(as_rgb_float(frame, bgr=False))
+                if produced == len(sel):
+                    break  # closing the reader stops ffmpeg: no decoding past the end
+        except (OSError, RuntimeError, ValueError, IndexError) as exc:
+            first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise InputError(
-                f"'{self.info.source}' could not be decoded ({str(exc).splitlines()[0]}); "
-                "re-export the video"
+                f"'{self.info.source}' could not be decoded ({first_line}); re-export the video"
             ) from exc
         finally:
             reader.close()
-        if produced < len(self.indices):
+        if produced < len(sel):
             logger.warning(
                 "'%s': only %d of %d selected frames could be decoded",
-                self.info.source, produced, len(self.indices),
+                self.info.source, produced, len(sel),
             )  # fmt: skip
 
     def _resize(self, frame: np.ndarray) -> np.ndarray:

@@ -48,6 +48,7 @@ MIN_SIDE = 16
 MAX_PIXELS = 4096 * 4096
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
+_EXIF_ORIENTATION = 0x0112
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 #: Formats :func:`save_image` may write with 16 bits per channel.
 _SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
@@ -392,7 +393,11 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
         from PIL import Image
 
         with Image.open(path) as handle:
-            return tuple(handle.size)  # type: ignore[return-value]
+            width, height = handle.size
+            # EXIF orientations 5-8 rotate by 90 degrees; OpenCV applies them on JPEG read.
+            if handle.format == "JPEG" and handle.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
+                width, height = height, width
+            return width, height
     except Exception as exc:  # noqa: BLE001 - any failure means "unknown": decode instead
         logger.debug("no header size for %s (%s); decoding it", path, exc)
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)

@@ -10,6 +10,7 @@ from vidstyle.errors import InputError, OptionError, OutputError
 from vidstyle.images import (
     MAX_PIXELS,
     MIN_SIDE,
+    image_size,
     load_image,
     resize_long_side,
     resize_to,
@@ -65,6 +66,14 @@ class TestLoadImage:
         assert loaded.dtype == np.float32
         np.testing.assert_allclose(loaded[0, 0], [0.25, 0.0, 1.0])
         np.testing.assert_allclose(loaded[1, 1], [0.5, 0.5, 0.5])
+
+    def test_jpeg_exif_orientation_is_applied(self, tmp_path):
+        pil = pytest.importorskip("PIL.Image")
+        exif = pil.Exif()
+        exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+        pil.new("RGB", (40, 20), (255, 0, 0)).save(tmp_path / "r.jpg", exif=exif.tobytes())
+        assert load_image(tmp_path / "r.jpg").shape == (40, 20, 3)
+        assert image_size(tmp_path / "r.jpg") == (20, 40)
 
     def test_max_side_downscales_huge_image(self, tmp_path):
         side = int(MAX_PIXELS**0.5) + 64
