@@ -136,8 +136,11 @@ class FrameSource:
         selection: FrameSelection,
         long_side: int | None,
         files: list[Path] | None,
+        *,
+        source_fps: float | None = None,
     ) -> None:
         self.info = info
+        self._source_fps = source_fps or info.fps
         self.selection = selection
         self.long_side = long_side
         self._files = files
@@ -169,14 +172,17 @@ class FrameSource:
     def time_range_s(self) -> tuple[float, float]:
         """Start and duration (seconds) of the selected frames in the source.
 
+        Computed with the file's own frame rate even when ``fps`` was overridden in
+        :func:`open_frames`, so the audio of the selected range stays in sync.
+
         Returns
         -------
         tuple of float
             ``(start_s, duration_s)``, to pass as ``audio_start_s`` /
             ``audio_duration_s`` to :func:`vidstyle.encode.encode_video`.
         """
-        start = self.indices.start / self.info.fps
-        duration = len(self) * self.selection.every / self.info.fps
+        start = self.indices.start / self._source_fps
+        duration = len(self) * self.selection.every / self._source_fps
         return start, duration
 
     def __len__(self) -> int:
@@ -302,12 +308,12 @@ def open_frames(
             f"'{path}' is a single image; give a video file or a folder of frames"
         )
     info = probe_video(path)
-    if fps is not None:
-        info = VideoInfo(fps, info.frame_count, info.size, info.has_audio, info.source)
-    elif not info.fps:
+    source_fps = info.fps
+    if not source_fps:
         logger.warning("'%s' has no frame rate; assuming %g fps", path, DEFAULT_FPS)
-        info = VideoInfo(DEFAULT_FPS, info.frame_count, info.size, info.has_audio, info.source)
-    return _checked(FrameSource(info, selection, long_side, None))
+        source_fps = DEFAULT_FPS
+    info = VideoInfo(fps or source_fps, info.frame_count, info.size, info.has_audio, info.source)
+    return _checked(FrameSource(info, selection, long_side, None, source_fps=source_fps))
 
 
 def _checked(source: FrameSource) -> FrameSource:

@@ -143,6 +143,9 @@ def test_video_selection_resize_and_time_range(colour_clip):
     assert source.fps == pytest.approx(5)
     start, duration = source.time_range_s()
     assert start == pytest.approx(0.1) and duration == pytest.approx(0.4)
+    # An fps override changes the output rate, not where the audio of the range lies.
+    slowed = open_frames(colour_clip, selection=FrameSelection(start=1, end=4, every=2), fps=5)
+    assert slowed.info.fps == 5 and slowed.time_range_s() == pytest.approx((0.1, 0.4))
 
 
 @pytest.mark.parametrize("content", [b"", b"\x13" * 23])
