@@ -43,6 +43,7 @@ __all__ = [
     "VideoInfo",
     "extract_frames",
     "list_frame_files",
+    "load_frame_file",
     "natural_key",
     "open_frames",
 ]
