@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -30,8 +31,17 @@ def integer_clip() -> SyntheticClip:
     return render_clip(skimage.data.coffee(), FRAME_SIZE, motion, 2)
 
 
-def write_frames(frames: list[np.ndarray], folder: Path) -> list[Path]:
-    """Write RGB frames as PNG files ``frame_0001.png``... and return their paths."""
+@pytest.fixture(scope="session")
+def photoreal_clip() -> SyntheticClip:
+    """2 frames of the shared photoreal photo in1.png (skipped when the data is absent)."""
+    path = SHARED_DATA / "photoreal" / "in1.png"
+    if not path.is_file():
+        pytest.skip("shared photoreal data not available")
+    photo = np.ascontiguousarray(cv2.imread(str(path))[:, :, ::-1])
+    return render_clip(photo, FRAME_SIZE, SMALL_MOTION, 2)
+
+
+def _write_frames(frames: list[np.ndarray], folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for number, frame in enumerate(frames, start=1):
@@ -39,3 +49,9 @@ def write_frames(frames: list[np.ndarray], folder: Path) -> list[Path]:
         assert cv2.imwrite(str(path), np.ascontiguousarray(frame[:, :, ::-1]))
         paths.append(path)
     return paths
+
+
+@pytest.fixture
+def write_frames() -> Callable[[list[np.ndarray], Path], list[Path]]:
+    """``write_frames(frames, folder)``: RGB frames -> ``frame_0001.png``... paths."""
+    return _write_frames

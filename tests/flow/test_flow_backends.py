@@ -6,11 +6,9 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
-from conftest import FRAME_SIZE, SHARED_DATA, SMALL_MOTION
 
 from flow.backends import METHODS, estimate_flow, to_gray8
 from flow.errors import FlowError
-from flow.synthetic import render_clip
 
 # Mean end-point error (pixels) on non-occluded pixels of the small-motion clip; about
 # 1.5x what each backend reaches (measured: deepflow 0.53, dis 0.40, farneback 0.50,
@@ -49,12 +47,8 @@ def test_zero_motion(small_clip, method):
     assert float(np.abs(flow).mean()) < 0.05
 
 
-def test_photoreal_frames():
-    path = SHARED_DATA / "photoreal" / "in1.png"
-    if not path.is_file():
-        pytest.skip("shared photoreal data not available")
-    photo = cv2.imread(str(path))[:, :, ::-1]
-    clip = render_clip(np.ascontiguousarray(photo), FRAME_SIZE, SMALL_MOTION, 2)
+def test_photoreal_frames(photoreal_clip):
+    clip = photoreal_clip
     flow = estimate_flow(clip.frames[0], clip.frames[1], method="dis")
     assert mean_epe(flow, clip.flow(0, 1), ~clip.occluded(0, 1)) < 1.0
 
