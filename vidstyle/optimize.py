@@ -33,6 +33,7 @@ class Step:
     elapsed: float
     level: int = 1  # coarse-to-fine pyramid level, 1-based
     levels: int = 1
+    image: np.ndarray | None = field(default=None, repr=False)  # current iterate (H, W, 3)
 
 
 @dataclass
@@ -86,20 +87,20 @@ def minimize(loss_and_grad: LossAndGrad, x0: np.ndarray, settings: OptimizerSett
 def _minimize_lbfgs(loss_and_grad, x0, settings, iterations, callback) -> Result:
     shape, start = x0.shape, time.perf_counter()
     stop = _EarlyStop(settings.tolerance, settings.window)
-    last = {"loss": np.inf, "terms": {}, "x": x0}
+    last = {"terms": {}}
 
     def fun(flat: np.ndarray):
         x = flat.reshape(shape).astype(np.float32)
         loss, terms, grad = loss_and_grad(x)
-        last.update(loss=float(loss), terms=terms)
+        last["terms"] = terms
         return float(loss), np.asarray(grad, np.float64).ravel()
 
     def on_iteration(intermediate_result):
-        last["x"] = intermediate_result.x
         done = len(stop.history) + 1
         if callback is not None:
             callback(Step(done, iterations, float(intermediate_result.fun), dict(last["terms"]),
-                          time.perf_counter() - start))
+                          time.perf_counter() - start,
+                          image=intermediate_result.x.reshape(shape).astype(np.float32)))
         if stop(float(intermediate_result.fun)):
             raise StopIteration
 
@@ -134,7 +135,7 @@ def _minimize_adam(loss_and_grad, x0, settings, iterations, callback) -> Result:
         v_hat = v / (1 - ADAM_BETA2**t)
         x = np.clip(x - settings.learning_rate * m_hat / (np.sqrt(v_hat) + ADAM_EPSILON), 0, 1).astype(np.float32)
         if callback is not None:
-            callback(Step(t, iterations, loss, dict(terms), time.perf_counter() - start))
+            callback(Step(t, iterations, loss, dict(terms), time.perf_counter() - start, image=x))
         if stop(loss):
             stopped = True
             break

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import itertools
 import logging
 import pickle
 from pathlib import Path
@@ -139,6 +140,6 @@ def _check_shapes(layers, arch: str, path: Path) -> None:
     if len(layers) != expected or layers[0][0].shape != (3, 3, 3, 64):
         raise WeightsError(f"{path} does not hold {arch.upper()} conv weights "
                            f"({len(layers)} conv layers found, {expected} expected)")
-    for (k_prev, _), (k, b) in zip(layers, layers[1:]):
+    for (k_prev, _), (k, b) in itertools.pairwise(layers):
         if k.shape[2] != k_prev.shape[3] or b.shape != (k.shape[3],):
             raise WeightsError(f"{path}: inconsistent {arch.upper()} layer shapes")

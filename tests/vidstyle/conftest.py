@@ -1,0 +1,25 @@
+"""Fixtures for the stylizer tests: tiny real photos and one shared feature net."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import skimage.data
+
+from vidstyle.images import resize_long_side
+
+
+def _photo(name: str, side: int) -> np.ndarray:
+    return resize_long_side(getattr(skimage.data, name)().astype(np.float32) / 255.0, side)
+
+
+@pytest.fixture(scope="session")
+def content64() -> np.ndarray:
+    """A real photo (chelsea the cat), 64 px long side, float32 RGB in [0, 1]."""
+    return _photo("chelsea", 64)
+
+
+@pytest.fixture(scope="session")
+def style64() -> np.ndarray:
+    """A colourful real image (immunohistochemistry stain) as the style."""
+    return _photo("immunohistochemistry", 64)

@@ -1,0 +1,68 @@
+"""Feature network: shapes, truncation, pooling, masks through the net."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vidstyle.errors import OptionError
+from vidstyle.net import FeatureNet, NetSettings, layer_sequence
+
+
+@pytest.fixture(scope="module")
+def net():
+    return FeatureNet(NetSettings(), ["relu1_1", "relu4_2", "relu5_1"])
+
+
+def test_layer_sequence_vgg16():
+    seq = layer_sequence("vgg16")
+    assert seq[:5] == ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1"]
+    assert seq[-1] == "pool5" and len(seq) == 13 * 2 + 5
+
+
+def test_feature_shapes(net, content64):
+    h, w = content64.shape[:2]
+    feats = net(tf.constant(content64[None]), ["relu1_1", "relu4_2", "relu5_1"])
+    assert feats["relu1_1"].shape == (1, h, w, 64)
+    assert feats["relu4_2"].shape == (1, h // 8, w // 8, 512)
+    assert feats["relu5_1"].shape == (1, h // 16, w // 16, 512)
+
+
+def test_truncated_at_deepest_requested_layer():
+    shallow = FeatureNet(NetSettings(), ["relu2_1"])
+    assert shallow.sequence[-1] == "relu2_1"
+    assert "conv3_1" not in shallow._params
+
+
+def test_pretrained_features_discriminate(net, content64, style64):
+    # ImageNet features of two different photos differ far more than of one photo and its noisy copy.
+    noisy = np.clip(content64 + np.random.default_rng(0).normal(0, 0.02, content64.shape), 0, 1).astype(np.float32)
+    f = lambda x: net(tf.constant(x[None]), ["relu4_2"])["relu4_2"].numpy()  # noqa: E731
+    same = np.abs(f(content64) - f(noisy)).mean()
+    other = np.abs(f(content64) - f(style64[: content64.shape[0], : content64.shape[1]])).mean()
+    assert other > 3 * same
+
+
+def test_avg_pooling_differs_from_max(content64):
+    x = tf.constant(content64[None])
+    avg = FeatureNet(NetSettings(pooling="avg"), ["relu3_1"])(x, ["relu3_1"])["relu3_1"]
+    mx = FeatureNet(NetSettings(pooling="max"), ["relu3_1"])(x, ["relu3_1"])["relu3_1"]
+    assert avg.shape == mx.shape and not np.allclose(avg, mx)
+
+
+def test_bad_settings():
+    with pytest.raises(OptionError, match="--net"):
+        NetSettings(net="resnet")
+    with pytest.raises(OptionError, match="--pooling"):
+        NetSettings(pooling="median")
+    with pytest.raises(OptionError, match="unknown layer"):
+        FeatureNet(NetSettings(), ["relu9_9"])
+
+
+def test_masks_follow_layer_grid(net):
+    masks = np.zeros((2, 64, 48), np.float32)
+    masks[0, :32] = 1
+    masks[1, 32:] = 1
+    out = net.masks_through(masks, ["relu1_1", "relu4_2"])
+    assert out["relu1_1"].shape == (2, 64, 48) and out["relu4_2"].shape == (2, 8, 6)
+    np.testing.assert_allclose(out["relu4_2"].sum(0), 1.0, atol=1e-5)  # a partition stays a partition
+    assert out["relu4_2"][0, 0].min() > 0.99 and out["relu4_2"][0, -1].max() < 0.01

@@ -1,0 +1,69 @@
+"""``vidstyle image``: stylize one image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from vidstyle.cli import cli, start_tensorflow
+from vidstyle.cli.options import style_options
+from vidstyle.cli.progress import StepBar
+from vidstyle.cli.setup import config_from_flags
+from vidstyle.errors import OutputError
+from vidstyle.images import load_image, resize_long_side, save_image
+from vidstyle.optimize import Step
+
+DEFAULT_IMAGE_PRESET = "artistic"
+
+
+def intermediate_path(out: Path, level: int, iteration: int) -> Path:
+    return out.with_name(f"{out.stem}.level{level}.iter{iteration:05d}{out.suffix}")
+
+
+@cli.command("image")
+@click.argument("content", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("styles", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output image (.png recommended).")
+@click.option("--save-every", type=click.IntRange(1), default=None,
+              help="Also save the current image every N iterations next to OUTPUT.")
+@style_options
+def image_command(content: Path, styles: tuple[Path, ...], output: Path, save_every: int | None,
+                  device: str, **flags) -> None:
+    """Stylize CONTENT with one or more STYLE images.
+
+    \b
+    Example:
+      vidstyle image photo.jpg starry.jpg -o out.png --size 512 --preset artistic
+      vidstyle image photo.jpg a.jpg b.jpg --style-blend 0.7,0.3 -o out.png
+    """
+    config = config_from_flags(flags, default_preset=DEFAULT_IMAGE_PRESET)
+    if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"):
+        raise OutputError(f"-o {output}: use an image extension such as .png")
+    if not output.parent.exists():
+        raise OutputError(f"output folder {output.parent} does not exist: create it or choose another -o")
+    content_image = load_image(content, max_side=config.size)
+    if config.size:
+        content_image = resize_long_side(content_image, config.size)
+    style_side = max(content_image.shape[:2]) * 2  # generous: styles are rescaled by area later
+    style_images = [load_image(s, max_side=style_side) for s in styles]
+    start_tensorflow(device)  # lazily, so --help and bad-input errors stay instant
+    from vidstyle.stylize import Stylizer
+
+    stylizer = Stylizer(style_images, config, color_reference=content_image)
+    bar = StepBar("stylizing")
+
+    def on_step(step: Step) -> None:
+        bar(step)
+        if save_every and step.iteration % save_every == 0:
+            save_image(intermediate_path(output, step.level, step.iteration), step.image)
+
+    try:
+        result = stylizer.stylize(content_image, callback=on_step)
+    finally:
+        bar.close()
+    save_image(output, result.image)
+    click.echo(f"wrote {output} ({result.image.shape[1]}×{result.image.shape[0]}, "
+               f"{result.iterations} iterations, loss {result.loss:.4g}, {result.seconds:.1f}s)")
+

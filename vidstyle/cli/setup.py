@@ -1,0 +1,16 @@
+"""Turning CLI flags into a Config, shared by the stylizing commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vidstyle.cli.options import overrides_from
+from vidstyle.config import Config, build_config, load_preset, merge
+
+
+def config_from_flags(kwargs: dict[str, Any], *, default_preset: str | None = None,
+                      extra: dict[str, Any] | None = None, cls: type = Config) -> Config:
+    """Preset (``--preset`` or the default) overlaid with the flags the user gave."""
+    preset = load_preset(kwargs.pop("preset", None) or default_preset)
+    overrides = overrides_from(kwargs)
+    return build_config(merge(merge(preset, overrides), extra or {}), cls)
