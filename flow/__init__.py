@@ -17,11 +17,16 @@ from flow.backends import METHODS, estimate_flow
 from flow.consistency import reliability
 from flow.errors import FlowError
 from flow.longterm import long_term_weights
+from flow.store import ComputeStats, FlowSettings, FlowStore, compute_flows
 from flow.warp import warp
 
 __all__ = [
     "METHODS",
+    "ComputeStats",
     "FlowError",
+    "FlowSettings",
+    "FlowStore",
+    "compute_flows",
     "estimate_flow",
     "long_term_weights",
     "reliability",

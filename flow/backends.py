@@ -288,4 +288,4 @@ def estimate_flow(
             f"OpenCV rejected the {method!r} flow parameters {params}: "
             f"{str(exc).strip().splitlines()[-1]}"
         ) from exc
-    return np.asarray(flow, dtype=np.float32).reshape(gray1.shape + (2,))
+    return np.asarray(flow, dtype=np.float32).reshape((*gray1.shape, 2))

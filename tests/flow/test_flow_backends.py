@@ -23,7 +23,7 @@ def mean_epe(estimate: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float
 @pytest.mark.parametrize("method", METHODS)
 def test_known_motion_end_point_error(small_clip, method):
     flow = estimate_flow(small_clip.frames[0], small_clip.frames[1], method=method)
-    assert flow.shape == small_clip.shape + (2,) and flow.dtype == np.float32
+    assert flow.shape == (*small_clip.shape, 2) and flow.dtype == np.float32
     visible = ~small_clip.occluded(0, 1)
     assert mean_epe(flow, small_clip.flow(0, 1), visible) < MAX_EPE[method]
 
@@ -80,7 +80,7 @@ def test_any_dtype_and_channels_same_gray():
 def test_frames_of_any_layout(small_clip, convert):
     first, second = (convert(f) for f in small_clip.frames[:2])
     flow = estimate_flow(first, second, method="dis", preset="fast")
-    assert flow.shape == small_clip.shape + (2,)
+    assert flow.shape == (*small_clip.shape, 2)
     assert mean_epe(flow, small_clip.flow(0, 1), ~small_clip.occluded(0, 1)) < 1.0
 
 

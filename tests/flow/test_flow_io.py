@@ -10,7 +10,7 @@ from flow.errors import FlowError
 
 
 def random_flow(shape=(9, 13)) -> np.ndarray:
-    return np.random.default_rng(0).normal(0, 4, shape + (2,)).astype(np.float32)
+    return np.random.default_rng(0).normal(0, 4, (*shape, 2)).astype(np.float32)
 
 
 def test_flo_round_trip(tmp_path):
@@ -46,7 +46,7 @@ def test_corrupt_flo(tmp_path, corrupt):
     path = tmp_path / "bad.flo"
     flow_io.write_flo(path, random_flow())
     path.write_bytes(corrupt(path.read_bytes()))
-    with pytest.raises(FlowError, match="not a valid .flo file"):
+    with pytest.raises(FlowError, match=r"not a valid \.flo file"):
         flow_io.read_flo(path)
 
 
@@ -61,7 +61,7 @@ def test_missing_files(tmp_path):
 
 
 def test_bad_writes(tmp_path):
-    with pytest.raises(FlowError, match=".flo"):
+    with pytest.raises(FlowError, match=r"\.flo"):
         flow_io.write_flo(tmp_path / "x.bin", random_flow())
     with pytest.raises(FlowError, match=r"\(H, W, 2\)"):
         flow_io.write_flo(tmp_path / "x.flo", np.zeros((3, 3)))

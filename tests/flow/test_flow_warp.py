@@ -38,7 +38,7 @@ def test_ground_truth_flow_reproduces_frame_subpixel(small_clip):
     usable = valid & ~small_clip.occluded(0, 1)
     error = np.abs(warped - first.astype(np.float32))[usable]
     assert error.mean() < 3.0  # 0..255 scale; re-interpolation blur only
-    identity, _ = warp(first, np.zeros(first.shape[:2] + (2,), np.float32))
+    identity, _ = warp(first, np.zeros((*first.shape[:2], 2), np.float32))
     assert np.array_equal(identity, first.astype(np.float32))
 
 
