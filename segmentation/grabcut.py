@@ -70,6 +70,7 @@ def grabcut(
     rect: tuple[int, int, int, int],
     *,
     iterations: int = DEFAULT_ITERATIONS,
+    seed: int = 0,
 ) -> np.ndarray:
     """Segment the object inside ``rect`` from the background.
 
@@ -82,6 +83,10 @@ def grabcut(
         of its top edge); everything outside it is background.
     iterations : int, optional
         GrabCut iterations (default 5).
+    seed : int, optional
+        Seed of the k-means initialization of the colour GMMs. OpenCV draws it from its
+        global RNG, so this call re-seeds that RNG (``cv2.setRNGSeed``) to make the
+        result reproducible.
 
     Returns
     -------
@@ -102,6 +107,7 @@ def grabcut(
     mask = np.zeros((height, width), dtype=np.uint8)
     background_model = np.zeros((1, 65), dtype=np.float64)  # OpenCV GMM buffers
     foreground_model = np.zeros((1, 65), dtype=np.float64)
+    cv2.setRNGSeed(int(seed))
     mask, _, _ = cv2.grabCut(
         bgr, mask, rect, background_model, foreground_model, int(iterations),
         cv2.GC_INIT_WITH_RECT,
