@@ -235,7 +235,7 @@ def matting_laplacian(
     so border pixels belong to fewer windows. μ_k and Σ_k come from summed-area tables;
     the ``V_k`` of all windows are computed at once for each of the 45 member pairs and
     accumulated into the (4r+1)² = 25 diagonals of L, so no duplicate COO entries are
-    formed (a 1024×436 frame builds in about a second; see benchmarks/RESULTS.md).
+    formed (a 1024×436 frame builds in about 3 s on 2 CPU cores; see benchmarks/RESULTS.md).
 
     References
     ----------
@@ -259,7 +259,7 @@ def normalized_matting_laplacian(
     Parameters and errors as `matting_laplacian`; ``D_ii`` is the number of windows
     containing pixel i (the row sum of the matting affinity W). This is the ``I − S``
     of Li et al. 2018 (their S = D^{-1/2} W D^{-1/2}). Returns an (H·W, H·W) CSR matrix,
-    symmetric PSD with eigenvalues in [0, 1] scaled like the identity.
+    symmetric PSD with eigenvalues in [0, 1].
     """
     _check_options(epsilon, window_radius)
     image = _check_image(image, "image", window_radius)
