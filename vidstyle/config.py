@@ -166,9 +166,9 @@ class OptimizerSettings:
             raise OptionError(f"--pyramid must be between 1 and 6 levels, got {self.pyramid}")
         if self.pyramid_iterations is not None:
             if len(self.pyramid_iterations) != self.pyramid - 1:
-                raise OptionError(f"--pyramid-iterations has {len(self.pyramid_iterations)} values for "
-                                  f"{self.pyramid} pyramid levels: give {self.pyramid - 1}, one per coarser "
-                                  "level (the full-size level uses --iterations)")
+                raise OptionError(f"--pyramid-iterations needs {self.pyramid - 1} value(s) for --pyramid "
+                                  f"{self.pyramid}, one per coarser level (the full-size level uses "
+                                  f"--iterations); got {len(self.pyramid_iterations)}")
             if min(self.pyramid_iterations) < 1:
                 raise OptionError("--pyramid-iterations values must be ≥ 1")
         if self.init not in BUILTIN_INITS and not Path(self.init).is_file():

@@ -474,3 +474,24 @@ def _to_storage(image: np.ndarray, bit_depth: int) -> np.ndarray:
     if pixels.ndim == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
     return pixels
+
+
+def prepare_output_dir(folder: str | os.PathLike[str]) -> Path:
+    """Create ``folder`` if needed and prove it is writable, before any long work starts.
+
+    Raises
+    ------
+    OutputError
+        If the folder cannot be created (e.g. a file is in the way) or written.
+    ResourceError
+        If the disk is full.
+    """
+    folder = Path(folder)
+    probe = folder / f".vidstyle-write-test-{secrets.token_hex(4)}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise output_error(folder, exc) from None
+    return folder

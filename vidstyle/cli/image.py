@@ -11,7 +11,7 @@ from vidstyle.cli.options import style_options
 from vidstyle.cli.progress import StepBar
 from vidstyle.cli.setup import config_from_flags
 from vidstyle.errors import OutputError
-from vidstyle.images import load_image, resize_long_side, save_image
+from vidstyle.images import load_image, prepare_output_dir, resize_long_side, save_image
 from vidstyle.optimize import Step
 
 DEFAULT_IMAGE_PRESET = "artistic"
@@ -41,8 +41,7 @@ def image_command(content: Path, styles: tuple[Path, ...], output: Path, save_ev
     config = config_from_flags(flags, default_preset=DEFAULT_IMAGE_PRESET)
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"):
         raise OutputError(f"-o {output}: use an image extension such as .png")
-    if not output.parent.exists():
-        raise OutputError(f"output folder {output.parent} does not exist: create it or choose another -o")
+    prepare_output_dir(output.parent)
     content_image = load_image(content, max_side=config.size)
     if config.size:
         content_image = resize_long_side(content_image, config.size)
