@@ -1,9 +1,9 @@
 """Settings: one frozen dataclass per concern, loaded from a TOML preset plus CLI flags.
 
 A preset is a TOML file whose tables match the dataclasses below (``[loss]``,
-``[optimizer]``, ``[style]``, ``[net]``, ``[video]``, ``[photoreal]``) plus a top-level
-``size``. Built-in presets live in ``vidstyle/presets/``; ``vidstyle presets show NAME``
-prints every value.
+``[optimizer]``, ``[style]``, ``[net]``, ``[video]``) plus a top-level ``size``.
+Built-in presets live in ``vidstyle/presets/``; ``vidstyle presets show NAME`` prints
+every value.
 """
 
 from __future__ import annotations
@@ -182,6 +182,56 @@ class OptimizerSettings:
 
 
 @dataclass(frozen=True)
+class VideoSettings:
+    """The video algorithm (Ruder et al. 2016/2018).
+
+    Attributes
+    ----------
+    flow_method : str
+        Optical flow backend: "dis" (default: fastest and most accurate on large motion
+        in benchmarks/RESULTS.md), "deepflow", "farneback" or "tvl1".
+    long_term : tuple of int
+        Offsets J of the temporal terms; (1,) is short-term only, (1, 2, 4) adds
+        long-term consistency with c_long weights.
+    passes : int
+        1 = single pass; P > 1 = Ruder's multi-pass algorithm (ref. 15 passes).
+    multipass_temporal_from : int
+        First pass that adds the temporal loss toward the pass-direction neighbour (ref. 8).
+    multipass_temporal_factor : float
+        Multi-pass temporal weight as a fraction of ``temporal_weight`` (ref. 5e2/1e3).
+    blend_toward, blend_away : float
+        a in the multi-pass init blend toward/away from the pass direction (ref. 1.0, 0.0).
+    crf : int
+        Quality of the encoded H.264 video (lower is better, 18 ≈ visually lossless).
+    """
+
+    flow_method: str = "dis"
+    long_term: tuple[int, ...] = (1,)
+    passes: int = 1
+    multipass_temporal_from: int = 8
+    multipass_temporal_factor: float = 0.5
+    blend_toward: float = 1.0
+    blend_away: float = 0.0
+    crf: int = 18
+
+    def __post_init__(self):
+        if self.flow_method not in ("dis", "deepflow", "farneback", "tvl1"):
+            raise OptionError(f"unknown --flow-method {self.flow_method!r}: choose dis, deepflow, farneback or tvl1")
+        if not self.long_term or min(self.long_term) < 1 or 1 not in self.long_term:
+            raise OptionError("--long-term offsets must be positive and include 1, e.g. 1,2,4")
+        if len(set(self.long_term)) != len(self.long_term):
+            raise OptionError("--long-term offsets must be distinct, e.g. 1,2,4")
+        if not 1 <= self.passes <= 100:
+            raise OptionError(f"--passes must be between 1 and 100, got {self.passes}")
+        if self.multipass_temporal_from < 2:
+            raise OptionError("--multipass-temporal-from must be ≥ 2 (pass 1 is independent per frame)")
+        if self.blend_toward < 0 or self.blend_away < 0 or self.multipass_temporal_factor < 0:
+            raise OptionError("multi-pass blend weights and temporal factor must be ≥ 0")
+        if not 0 <= self.crf <= 51:
+            raise OptionError(f"--crf must be between 0 and 51, got {self.crf}")
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a stylization run depends on (hashed for resume safety)."""
 
@@ -190,6 +240,7 @@ class Config:
     loss: LossSettings = field(default_factory=LossSettings)
     style: StyleSettings = field(default_factory=StyleSettings)
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    video: VideoSettings = field(default_factory=VideoSettings)
 
     def __post_init__(self):
         if self.size is not None and not 16 <= self.size <= 8192:
@@ -209,6 +260,7 @@ SECTIONS: dict[str, type] = {
     "loss": LossSettings,
     "style": StyleSettings,
     "optimizer": OptimizerSettings,
+    "video": VideoSettings,
 }
 TOP_LEVEL_KEYS = ("size",)
 
@@ -280,16 +332,13 @@ def _section(cls: type, values: dict[str, Any]):
         raise OptionError(f"bad setting in [{cls.__name__}]: {exc}") from None
 
 
-def build_config(values: dict[str, Any], cls: type = Config) -> Config:
-    """Build a config dataclass from a nested dict (preset merged with CLI overrides)."""
-    kwargs = {name: _section(SECTIONS_OF[cls][name], values.get(name, {})) for name in SECTIONS_OF[cls]}
+def build_config(values: dict[str, Any]) -> Config:
+    """Build a :class:`Config` from a nested dict (preset merged with CLI overrides)."""
+    kwargs = {name: _section(cls, values.get(name, {})) for name, cls in SECTIONS.items()}
     for key in TOP_LEVEL_KEYS:
         if key in values:
             kwargs[key] = values[key]
-    return cls(**kwargs)
-
-
-SECTIONS_OF: dict[type, dict[str, type]] = {Config: SECTIONS}
+    return Config(**kwargs)
 
 
 def to_toml(values: dict[str, Any]) -> str:

@@ -283,7 +283,7 @@ def encode_video(
         raise output_error(out_path, exc) from exc
     tmp = temp_path_for(out_path)
     try:
-        _run_encoder(cmd + [str(tmp)], paths, first, (pad_h, pad_w), out_path)
+        _run_encoder([*cmd, str(tmp)], paths, first, (pad_h, pad_w), out_path)
         os.replace(tmp, out_path)
     except OSError as exc:
         raise output_error(out_path, exc) from exc
@@ -314,7 +314,7 @@ def _video_args(ext: str, codec: str, crf: int) -> list[str]:
     if ext in (".mp4", ".mov", ".m4v"):
         args += ["-movflags", "+faststart"]
     muxer = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}[ext]
-    return args + ["-f", muxer]
+    return [*args, "-f", muxer]
 
 
 def _run_encoder(

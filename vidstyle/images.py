@@ -398,7 +398,7 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
             if handle.format == "JPEG" and handle.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
                 width, height = height, width
             return width, height
-    except Exception as exc:  # noqa: BLE001 - any failure means "unknown": decode instead
+    except Exception as exc:
         logger.debug("no header size for %s (%s); decoding it", path, exc)
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:

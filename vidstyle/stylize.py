@@ -104,7 +104,7 @@ class Stylizer:
         """Blended Gram targets for a content of size ``shape_hw`` (cached per size)."""
         if shape_hw not in self._grams:
             total = None
-            for weight, style in zip(self.blend, self.styles):
+            for weight, style in zip(self.blend, self.styles, strict=False):
                 hw = style_shape(style.shape[:2], shape_hw, self.config.style.style_scale)
                 feats = self.net(tf.constant(resize_to(style, hw)[None]), self.loss.style_layers)
                 grams = {k: float(weight) * losses.gram_matrix(v) for k, v in feats.items()}
@@ -188,7 +188,7 @@ class Stylizer:
         budgets = opt.level_iterations(iterations or opt.iterations)[-len(shapes):]
         current = self.initial_image(content) if init is None else init
         result = None
-        for level, (hw, budget) in enumerate(zip(shapes, budgets), start=1):
+        for level, (hw, budget) in enumerate(zip(shapes, budgets, strict=False), start=1):
             level_content = resize_to(content, hw)
 
             def report(step: Step, level=level):
@@ -197,9 +197,22 @@ class Stylizer:
 
             result = self.optimize(level_content, resize_to(current, hw), iterations=budget, callback=report)
             current = result.image
+        return self.finish(result, content)
+
+    def finish(self, result: Result, content: np.ndarray) -> Result:
+        """Post-processing of a finished image: colour preservation "after"."""
         if self.config.style.preserve_colors in ("after", "both"):
             result.image = transfer_luminance(result.image, content)
         return result
+
+
+def load_style_images(paths: Sequence, content_hw: tuple[int, int]) -> list[np.ndarray]:
+    """Load style images, downscaled on load to at most twice the content's long side.
+
+    They are rescaled again per working size (area = content area × style_scale), so
+    anything larger only costs memory.
+    """
+    return [load_image(p, max_side=2 * max(content_hw)) for p in paths]
 
 
 def stylize_image(content: np.ndarray, styles: Sequence[np.ndarray], config: Config, *,

@@ -11,7 +11,7 @@ from vidstyle.cli.options import style_options
 from vidstyle.cli.progress import StepBar
 from vidstyle.cli.setup import config_from_flags
 from vidstyle.errors import OutputError
-from vidstyle.images import load_image, prepare_output_dir, resize_long_side, save_image
+from vidstyle.images import load_image, prepare_output_dir, save_image
 from vidstyle.optimize import Step
 
 DEFAULT_IMAGE_PRESET = "artistic"
@@ -42,13 +42,12 @@ def image_command(content: Path, styles: tuple[Path, ...], output: Path, save_ev
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"):
         raise OutputError(f"-o {output}: use an image extension such as .png")
     prepare_output_dir(output.parent)
+    # --size caps the long side (never enlarges), exactly as for video frames.
     content_image = load_image(content, max_side=config.size)
-    if config.size:
-        content_image = resize_long_side(content_image, config.size)
-    style_side = max(content_image.shape[:2]) * 2  # generous: styles are rescaled by area later
-    style_images = [load_image(s, max_side=style_side) for s in styles]
     start_tensorflow(device)  # lazily, so --help and bad-input errors stay instant
-    from vidstyle.stylize import Stylizer
+    from vidstyle.stylize import Stylizer, load_style_images
+
+    style_images = load_style_images(styles, content_image.shape[:2])
 
     stylizer = Stylizer(style_images, config, color_reference=content_image)
     bar = StepBar("stylizing")

@@ -64,6 +64,8 @@ STYLE_FLAGS: list[tuple[str, str | None, str, dict]] = [
     ("--net", "net", "net",
      dict(type=click.Choice(["vgg16", "vgg19"]), help="Feature network (vgg19 needs Keras weights).")),
     ("--weights", "net", "weights", dict(type=click.Path(dir_okay=False), help="Weights file for --net.")),
+    ("--temporal-weight", "loss", "temporal_weight",
+     dict(type=float, help="Weight of the temporal loss (video; 0 = warped init only).")),
     ("--pooling", "net", "pooling", dict(type=click.Choice(["max", "avg"]), help="Pooling in the net.")),
 ]
 

@@ -1,0 +1,91 @@
+"""``vidstyle video``: stylize a video file or a folder of frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from vidstyle.cli import cli, start_tensorflow
+from vidstyle.cli.options import int_list, style_options
+from vidstyle.cli.setup import config_from_flags
+from vidstyle.frames import FrameSelection
+
+DEFAULT_VIDEO_PRESET = "fast"
+
+
+def selection_options(func):
+    """--start/--end/--every (shared by video and flow)."""
+    func = click.option("--every", type=click.IntRange(1), default=1, show_default=True,
+                        help="Use every N-th frame.")(func)
+    func = click.option("--end", type=click.IntRange(1), default=None,
+                        help="Last frame to use (1-based, inclusive).")(func)
+    func = click.option("--start", type=click.IntRange(1), default=1, show_default=True,
+                        help="First frame to use (1-based).")(func)
+    return func
+
+
+def selection_from(start: int, end: int | None, every: int) -> FrameSelection:
+    return FrameSelection(start=start - 1, end=end, every=every)
+
+
+@cli.command("video")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("styles", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (frames, flow, log and the encoded video).")
+@selection_options
+@click.option("--first-iterations", type=click.IntRange(1), default=None,
+              help="Iterations of frame 1 (default: the preset's, or --iterations when given).")
+@click.option("--passes", type=click.IntRange(1, 100), default=None, help="Multi-pass: number of passes (ref. 15).")
+@click.option("--multipass-temporal-from", type=click.IntRange(2), default=None,
+              help="First pass with a temporal loss toward the pass-direction neighbour (ref. 8).")
+@click.option("--long-term", callback=int_list, default=None,
+              help="Temporal offsets, e.g. 1,2,4 for long-term consistency (default 1).")
+@click.option("--flow-method", type=click.Choice(["dis", "deepflow", "farneback", "tvl1"]), default=None,
+              help="Optical flow backend (default dis).")
+@click.option("--flow-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Reuse/keep flows here (artistic-videos names) instead of OUTPUT/flow.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Flow cache shared between runs (default ~/.cache/vidstyle/flow).")
+@click.option("--jobs", type=click.IntRange(1), default=None, help="Processes for flow (default: CPU count).")
+@click.option("--crf", type=click.IntRange(0, 51), default=None, help="H.264 quality (default 18).")
+@click.option("--fps", type=float, default=None, help="Frame rate of a frame folder (default 25).")
+@click.option("--no-video", is_flag=True, help="Write frames only, no encoded video.")
+@click.option("--overwrite", is_flag=True, help="Discard results of other settings in OUTPUT.")
+@style_options
+def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: int, end: int | None, every: int,
+                  first_iterations, passes, multipass_temporal_from, long_term, flow_method, flow_dir, cache_dir,
+                  jobs, crf, fps, no_video, overwrite, device, **flags) -> None:
+    """Stylize SOURCE (a video file or a folder of frames) with STYLE image(s).
+
+    Rerun the same command to resume after an interruption.
+
+    \b
+    Examples:
+      vidstyle video clip.mp4 starry.jpg -o out/
+      vidstyle video frames/ starry.jpg -o out/ --preset artistic --long-term 1,2,4
+      vidstyle video clip.mp4 starry.jpg -o out/ --passes 15 --iterations 100
+    """
+    optimizer_flags = {"first_iterations": first_iterations}
+    if flags.get("iterations") is not None and first_iterations is None:
+        optimizer_flags["first_iterations"] = flags["iterations"]  # --iterations sets every frame's budget
+    extra = {"optimizer": optimizer_flags,
+             "video": {"passes": passes, "multipass_temporal_from": multipass_temporal_from,
+                       "long_term": long_term, "flow_method": flow_method, "crf": crf}}
+    config = config_from_flags(flags, default_preset=DEFAULT_VIDEO_PRESET, extra=extra)
+    selection = selection_from(start, end, every)
+    start_tensorflow(device)
+    from vidstyle.cli.video_progress import TqdmVideoProgress
+    from vidstyle.video import VideoJob, render_video
+
+    job = VideoJob(source=source, styles=styles, output=output, selection=selection, flow_dir=flow_dir,
+                   cache_dir=cache_dir, jobs=jobs, encode=not no_video, fps=fps)
+    progress = TqdmVideoProgress()
+    try:
+        result = render_video(job, config, progress=progress, overwrite=overwrite)
+    finally:
+        progress.close()
+    where = result.video or result.output_dir / "frames"
+    click.echo(f"wrote {where} ({len(result.frames)} frames, {result.resumed_frames} resumed, "
+               f"{result.seconds:.0f}s)")

@@ -1,0 +1,292 @@
+"""Video stylization (Ruder et al.): frames → flow → per-frame optimization → frames →
+encoded video, resumable at frame granularity.
+
+Single pass: frame 1 from the configured init (pyramid allowed); frame i > 1 from the
+previous result warped, with short-term (and optional long-term) temporal losses.
+Multi-pass (``passes > 1``): pass 1 stylizes frames independently, later passes
+alternate direction, start each frame from the reliability-weighted blend of its
+neighbours and, from ``multipass_temporal_from`` on, add a temporal loss toward the
+neighbour in the pass direction.
+
+Every finished frame is saved atomically and reloaded from disk before it feeds the
+next frame, so a resumed run sees exactly the bytes an uninterrupted run saw and
+produces bit-identical frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flow.store import FlowSettings, FlowStore, compute_flows
+from vidstyle import __version__
+from vidstyle.config import Config
+from vidstyle.encode import encode_video
+from vidstyle.errors import InputError
+from vidstyle.frames import FrameSelection, FrameSource, extract_frames, load_frame_file, open_frames
+from vidstyle.images import save_image, write_atomic
+from vidstyle.optimize import Step
+from vidstyle.stylize import Stylizer, TemporalTarget, load_style_images
+from vidstyle.temporal import multipass_init, temporal_target, temporal_targets, warped_init
+from vidstyle.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+
+class VideoProgress:
+    """Receives progress of a video job; the CLI subclasses it with tqdm bars.
+
+    Library code calls these hooks and never prints.
+    """
+
+    def stage(self, name: str, total: int) -> None:
+        """A stage starts: "extract", "flow", "pass 1/3", "encode"."""
+
+    def advance(self, done: int, total: int) -> None:
+        """Progress inside the current stage (frames or flow pairs done)."""
+
+    def step(self, frame: int, step: Step) -> None:
+        """One optimizer iteration of 0-based ``frame``."""
+
+    def frame_done(self, record: dict[str, Any]) -> None:
+        """A frame finished (the record also goes to log.jsonl)."""
+
+
+@dataclass
+class VideoResult:
+    """What a video job produced."""
+
+    output_dir: Path
+    frames: list[Path]
+    video: Path | None
+    resumed_frames: int
+    seconds: float
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """Inputs of one video job (everything but the Config)."""
+
+    source: Path
+    styles: tuple[Path, ...]
+    output: Path
+    selection: FrameSelection = field(default_factory=FrameSelection)
+    flow_dir: Path | None = None  # reuse flows made elsewhere (e.g. artistic-videos)
+    cache_dir: Path | None = None
+    jobs: int | None = None
+    encode: bool = True
+    video_name: str | None = None
+    fps: float | None = None
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def job_settings(job: VideoJob, config: Config, source: FrameSource) -> dict[str, Any]:
+    """Everything that determines the output frames (compared on resume)."""
+    stat = job.source.stat()
+    return {
+        "vidstyle": __version__.split(".")[0],
+        "config": config.to_dict(),
+        "source": {"path": str(job.source.resolve()), "size": stat.st_size if job.source.is_file() else None,
+                   "mtime": int(stat.st_mtime), "frames": len(source)},
+        "styles": [_file_digest(p) for p in job.styles],
+        "selection": dataclasses.asdict(job.selection),
+        "flow_dir": str(job.flow_dir.resolve()) if job.flow_dir else None,
+    }
+
+
+def default_cache_dir() -> Path:
+    """Shared flow cache: $VIDSTYLE_CACHE or ~/.cache/vidstyle/flow."""
+    if os.environ.get("VIDSTYLE_CACHE"):
+        return Path(os.environ["VIDSTYLE_CACHE"]) / "flow"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidstyle" / "flow"
+
+
+def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | None = None,
+                 overwrite: bool = False) -> VideoResult:
+    """Stylize a video file or folder of frames into ``job.output``; resumes earlier runs.
+
+    Raises
+    ------
+    InputError, OptionError, OutputError, ResourceError
+        Bad input, impossible options, unwritable output or results of other
+        settings (without ``overwrite``), out of memory/disk.
+    """
+    progress = progress or VideoProgress()
+    start = time.perf_counter()
+    source = open_frames(job.source, selection=job.selection, long_side=config.size, fps=job.fps)
+    if len(source) == 0:
+        raise InputError(f"{job.source}: the selection holds no frames; check --start/--end/--every")
+    styles_probe = [p for p in job.styles if not Path(p).is_file()]
+    if styles_probe:
+        raise InputError(f"style image '{styles_probe[0]}' not found: check the STYLE argument")
+    ws = Workspace(job.output)
+    ws.claim(job_settings(job, config, source), overwrite=overwrite)
+
+    progress.stage("extract", len(source))
+    inputs = extract_frames(source, ws.input_dir)
+    progress.advance(len(inputs), len(inputs))
+    first = load_frame_file(inputs[0])
+    styles = load_style_images(job.styles, first.shape[:2])
+    stylizer = Stylizer(styles, config, color_reference=first)
+
+    video = config.video
+    offsets = sorted(set(video.long_term)) if video.passes == 1 else [1]
+    store = None
+    if len(inputs) > 1:  # warped inits need flow even when the temporal weight is 0
+        progress.stage("flow", sum(max(len(inputs) - o, 0) for o in offsets))
+        store = compute_flows(inputs, job.flow_dir or ws.flow_dir, offsets=offsets,
+                              settings=FlowSettings.create(video.flow_method),
+                              cache_dir=job.cache_dir or default_cache_dir(), jobs=job.jobs,
+                              progress=progress.advance)
+
+    renderer = _Renderer(ws, stylizer, config, inputs, store, progress)
+    if video.passes == 1:
+        resumed = renderer.single_pass(ws.frames_dir)
+    else:
+        resumed = renderer.multi_pass()
+    frames = [ws.frame_path(ws.frames_dir, i) for i in range(len(inputs))]
+
+    out_video = None
+    if job.encode:
+        progress.stage("encode", 1)
+        name = job.video_name or f"{job.source.stem if job.source.is_file() else job.source.name}_stylized.mp4"
+        audio_start, audio_duration = source.time_range_s()
+        out_video = encode_video(frames, job.output / name, fps=source.fps, crf=video.crf,
+                                 audio_from=job.source if source.info.has_audio else None,
+                                 audio_start_s=audio_start, audio_duration_s=audio_duration)
+        progress.advance(1, 1)
+    return VideoResult(job.output, frames, out_video, resumed, time.perf_counter() - start, ws.read_log())
+
+
+class _Renderer:
+    """Per-frame optimization over the clip (single and multi-pass)."""
+
+    def __init__(self, ws: Workspace, stylizer: Stylizer, config: Config, inputs: Sequence[Path],
+                 store: FlowStore | None, progress: VideoProgress):
+        self.ws, self.stylizer, self.config = ws, stylizer, config
+        self.inputs, self.store, self.progress = list(inputs), store, progress
+        self.n = len(self.inputs)
+
+    def content(self, i: int) -> np.ndarray:
+        return load_frame_file(self.inputs[i])
+
+    def _finish(self, folder: Path, i: int, result, pass_number: int, seconds: float) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_image(self.ws.frame_path(folder, i), result.image)
+        record = {"frame": i + 1, "pass": pass_number, "iterations": result.iterations,
+                  "loss": result.loss, "terms": result.terms, "seconds": round(seconds, 3),
+                  "stopped_early": result.stopped_early}
+        self.ws.log(record)
+        self.progress.frame_done(record)
+
+    def _on_step(self, i: int):
+        return lambda step: self.progress.step(i, step)
+
+    # ---- single pass ----------------------------------------------------------------
+    def single_pass(self, folder: Path) -> int:
+        opt, video = self.config.optimizer, self.config.video
+        done = self._done(folder)
+        self.progress.stage("frames", self.n)
+        self.progress.advance(len(done), self.n)
+
+        def stylized(k: int) -> np.ndarray:
+            return load_frame_file(self.ws.frame_path(folder, k))  # the saved bytes, for exact resume
+
+        for i in range(self.n):
+            if i in done:
+                continue
+            t0 = time.perf_counter()
+            content = self.content(i)
+            if i == 0:
+                result = self.stylizer.stylize(content, iterations=opt.first_iterations or opt.iterations,
+                                               callback=self._on_step(i))
+            else:
+                init = warped_init(stylized(i - 1), self.store.backward(i, i - 1), content)
+                targets = (temporal_targets(i, stylized, self.store, video.long_term)
+                           if self.config.loss.temporal_weight > 0 else [])
+                result = self.stylizer.optimize(content, init, iterations=opt.iterations, temporal=targets,
+                                                callback=self._on_step(i))
+                result = self.stylizer.finish(result, content)
+            self._finish(folder, i, result, 1, time.perf_counter() - t0)
+            self.progress.advance(i + 1, self.n)
+        return len(done)
+
+    def _done(self, folder: Path) -> set[int]:
+        return {i for i in range(self.n) if self.ws.frame_path(folder, i).is_file()}
+
+    # ---- multi-pass -----------------------------------------------------------------
+    def multi_pass(self) -> int:
+        video, opt = self.config.video, self.config.optimizer
+        resumed = 0
+        for number in range(1, video.passes + 1):
+            folder = self.ws.pass_dir(number)
+            done = self._done(folder)
+            resumed += len(done)
+            forward = number % 2 == 1
+            order = range(self.n) if forward else range(self.n - 1, -1, -1)
+            self.progress.stage(f"pass {number}/{video.passes}", self.n)
+            self.progress.advance(len(done), self.n)
+            previous = self.ws.pass_dir(number - 1)
+            finished = len(done)
+            for i in order:
+                if i in done:
+                    continue
+                t0 = time.perf_counter()
+                content = self.content(i)
+                if number == 1:
+                    # Pass 1: frames independent of each other (Ruder 2018, sec. 3.3).
+                    result = self.stylizer.stylize(content, iterations=opt.iterations, callback=self._on_step(i))
+                else:
+                    result = self._refine(i, number, forward, folder, previous, content)
+                self._finish(folder, i, result, number, time.perf_counter() - t0)
+                finished += 1
+                self.progress.advance(finished, self.n)
+        last = self.ws.pass_dir(video.passes)
+        self.ws.frames_dir.mkdir(parents=True, exist_ok=True)
+        for i in range(self.n):
+            final = self.ws.frame_path(self.ws.frames_dir, i)
+            if not final.is_file():
+                write_atomic(final, self.ws.frame_path(last, i).read_bytes())
+        return resumed
+
+    def _refine(self, i: int, number: int, forward: bool, folder: Path, previous: Path, content: np.ndarray):
+        video, opt = self.config.video, self.config.optimizer
+        toward_index = i - 1 if forward else i + 1
+        away_index = i + 1 if forward else i - 1
+
+        def neighbour(k: int, source: Path):
+            if not 0 <= k < self.n:
+                return None
+            image = load_frame_file(self.ws.frame_path(source, k))
+            flow_to = self.store.backward(i, k) if k < i else self.store.forward(i, k)
+            return image, flow_to, self.store.reliability(i, k)
+
+        toward = neighbour(toward_index, folder)  # already updated in this pass
+        away = neighbour(away_index, previous)
+        current = load_frame_file(self.ws.frame_path(previous, i))
+        init = multipass_init(current, toward, away, a_toward=video.blend_toward, a_away=video.blend_away)
+        targets: list[TemporalTarget] = []
+        if toward is not None and number >= video.multipass_temporal_from and video.multipass_temporal_factor > 0:
+            image, flow_to, reliability = toward
+            # Scaling c scales this term's weight: w·Σ(f·c)(x−ω)² = (w·f)·Σc(x−ω)².
+            targets.append(temporal_target(image, flow_to, video.multipass_temporal_factor * reliability))
+        result = self.stylizer.optimize(content, init, iterations=opt.iterations, temporal=targets,
+                                        callback=self._on_step(i))
+        return self.stylizer.finish(result, content)
