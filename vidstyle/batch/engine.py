@@ -1,0 +1,541 @@
+"""Run a batch of shots on Dask: an embedded LocalCluster or an existing scheduler.
+
+Each shot is one task chain::
+
+    prepare (claim the output folder, extract frames)
+      → flow chunks (independent frame pairs, spread over the workers)
+        → stylize (:func:`vidstyle.video.render_video`, which finds the flows there)
+
+and shots run in parallel. The stylize task wraps ``render_video`` unchanged, so a
+shot whose worker dies is rescheduled on another worker by Dask and resumes from its
+last finished frame (frames are written atomically and reloaded from disk, so the
+result is bit-identical to an uninterrupted run). Problems the user can fix
+(:class:`~vidstyle.errors.VidstyleError`, :class:`~flow.errors.FlowError`) are caught
+inside the tasks and returned as a failed status, so they are never retried and
+never stop the other shots. A finished shot leaves ``done.json`` (written atomically,
+last) holding the hash of its settings; a rerun skips shots whose marker matches.
+
+Outputs must live on storage every worker and the client see (one machine, or a
+shared file system on a cluster).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import json
+import logging
+import os
+import queue
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vidstyle.batch.jobfile import Batch, Shot
+from vidstyle.errors import OptionError, VidstyleError
+from vidstyle.images import write_atomic
+
+logger = logging.getLogger(__name__)
+
+DONE_FILE = "done.json"
+BATCH_FILE = "batch.json"
+EVENT_TOPIC = "vidstyle-batch"
+#: Flow pairs per flow task (a pair is both directions + reliability maps).
+DEFAULT_FLOW_CHUNK = 8
+#: Retries of a task that raised an unexpected exception (worker deaths are retried
+#: by the scheduler itself, see ``distributed.scheduler.allowed-failures``).
+DEFAULT_RETRIES = 2
+#: CPU cores per worker of the embedded cluster (TensorFlow threads inside a shot).
+CORES_PER_WORKER = 4
+POLL_S = 0.1
+WORKER_WAIT_S = 60.0
+
+# Shot states.
+PENDING, RUNNING, DONE, SKIPPED, FAILED = "pending", "running", "done", "skipped", "failed"
+
+
+@dataclass
+class ShotStatus:
+    """Where one shot stands.
+
+    Attributes
+    ----------
+    name : str
+        The shot's name.
+    output : Path
+        Its output folder.
+    status : str
+        "pending", "running", "done", "skipped" (finished by an earlier run) or "failed".
+    error : str or None
+        Why it failed.
+    frames : int
+        Frames of the shot.
+    seconds : float
+        Time its stylize task took (0 when skipped or failed early).
+    resumed : int
+        Frames found finished when the stylize task (last) started.
+    video : str or None
+        File name of the encoded video inside ``output``.
+    """
+
+    name: str
+    output: Path
+    status: str = PENDING
+    error: str | None = None
+    frames: int = 0
+    seconds: float = 0.0
+    resumed: int = 0
+    video: str | None = None
+
+    def to_json(self, batch_dir: Path) -> dict[str, Any]:
+        data = asdict(self)
+        data["output"] = os.path.relpath(self.output, batch_dir)  # the batch folder can move
+        return data
+
+
+@dataclass
+class BatchState:
+    """Counts of the whole batch, passed to :meth:`BatchProgress.update`."""
+
+    shots: int
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    running: int = 0
+    frames_done: int = 0
+    frames_total: int = 0
+
+
+@dataclass
+class BatchResult:
+    """What :func:`run_batch` did."""
+
+    output: Path
+    shots: list[ShotStatus]
+    report: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[ShotStatus]:
+        return [s for s in self.shots if s.status == FAILED]
+
+
+class BatchProgress:
+    """Receives progress of a batch; the CLI subclasses it with a tqdm bar.
+
+    Every hook runs in the calling (client) thread.
+    """
+
+    def cluster(self, scheduler: str, dashboard: str | None, workers: int) -> None:
+        """Connected: scheduler address, dashboard link (None when there is none)."""
+
+    def update(self, state: BatchState) -> None:
+        """Counts changed (a shot started, finished, or a frame finished)."""
+
+    def frame_done(self, shot: str, record: dict[str, Any]) -> None:
+        """A frame of ``shot`` finished; ``record`` also names the ``worker`` address."""
+
+    def shot_finished(self, status: ShotStatus) -> None:
+        """A shot finished, failed, or was skipped."""
+
+
+# ---- finished shots ---------------------------------------------------------------------
+def frame_units(shot: Shot) -> int:
+    """Frame optimizations the shot takes (frames × passes)."""
+    return shot.frame_count * max(shot.config.video.passes, 1)
+
+
+def read_done(output: Path) -> dict[str, Any] | None:
+    """The ``done.json`` marker of a shot folder, or None."""
+    try:
+        data = json.loads((Path(output) / DONE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_finished(shot: Shot, key: str | None = None) -> bool:
+    """True when the shot's marker matches its settings and its frames (and video) exist."""
+    marker = read_done(shot.output)
+    if marker is None or marker.get("key") != (key or shot.key()):
+        return False
+    frames = shot.output / "frames"
+    if not all((frames / f"frame_{i + 1:05d}.png").is_file() for i in range(shot.frame_count)):
+        return False
+    return not (shot.encode and not (marker.get("video") and (shot.output / marker["video"]).is_file()))
+
+
+# ---- tasks (run on the workers) ---------------------------------------------------------
+@functools.cache
+def _tensorflow_ready(device: str, threads: int | None) -> str:
+    """Configure TensorFlow once per worker process (threads, device, determinism)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        except RuntimeError:
+            logger.debug("TensorFlow already started; thread settings unchanged")
+    from vidstyle.device import configure_device
+
+    return configure_device(device)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from flow.errors import FlowError
+
+    return (VidstyleError, FlowError)
+
+
+def _event(shot: str, kind: str, **fields: Any) -> None:
+    """Tell the client what a task is doing (a no-op outside a Dask worker)."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except ValueError:
+        return
+    worker.log_event(EVENT_TOPIC, {"shot": shot, "event": kind, "worker": worker.address, **fields})
+
+
+def _prepare_task(shot: Shot, overwrite: bool, device: str, threads: int | None) -> dict[str, Any]:
+    """Claim the shot's folder with its settings and extract its frames into input/."""
+    _event(shot.name, "start")
+    try:
+        _tensorflow_ready(device, threads)
+        from vidstyle.frames import extract_frames, open_frames
+        from vidstyle.video import VideoJob, job_settings
+        from vidstyle.workspace import Workspace
+
+        (shot.output / DONE_FILE).unlink(missing_ok=True)
+        source = open_frames(shot.source, selection=shot.selection, long_side=shot.config.size, fps=shot.fps)
+        job = VideoJob(source=shot.source, styles=shot.styles, output=shot.output, selection=shot.selection,
+                       encode=shot.encode, fps=shot.fps)
+        ws = Workspace(shot.output)
+        # Same claim as render_video makes, so a folder of other settings fails before any work.
+        ws.claim(job_settings(job, shot.config, source), overwrite=overwrite)
+        inputs = extract_frames(source, ws.input_dir)
+    except _user_errors() as exc:
+        return {"ok": False, "error": str(exc)}
+    return {"ok": True, "inputs": [str(p) for p in inputs], "flow_dir": str(ws.flow_dir)}
+
+
+def _flow_task(prepared: dict[str, Any], shot: Shot, pairs: Sequence[tuple[int, int]],
+               cache_dir: Path | None) -> dict[str, Any]:
+    """Compute a chunk of the shot's flow pairs into its flow folder (skips valid ones)."""
+    if not prepared["ok"]:
+        return prepared
+    # One pair at a time through flow.store's worker function: the same files, names,
+    # cache entries and skipping of valid pairs as compute_flows, for a subset of pairs.
+    from flow.store import FlowSettings, _Pair, _process_pair
+
+    if cache_dir is None:
+        from vidstyle.video import default_cache_dir
+
+        cache_dir = default_cache_dir()
+    inputs = prepared["inputs"]
+    settings = FlowSettings.create(shot.config.video.flow_method)
+    _event(shot.name, "flow", pairs=len(pairs))
+    try:
+        for i, j in pairs:
+            if j < len(inputs):
+                _process_pair(_Pair(i, j, inputs[i], inputs[j]), settings, prepared["flow_dir"], str(cache_dir), None)
+    except _user_errors() as exc:
+        return {"ok": False, "error": str(exc)}
+    return {"ok": True}
+
+
+class _EventProgress:
+    """A :class:`vidstyle.video.VideoProgress` (same hooks; no import of TensorFlow on the
+    client) that forwards frame counts and finished frames as Dask events."""
+
+    def __init__(self, shot: str):
+        self.shot, self.stage_name = shot, ""
+
+    def stage(self, name: str, total: int) -> None:
+        self.stage_name = name
+
+    def advance(self, done: int, total: int) -> None:
+        if self.stage_name == "frames" or self.stage_name.startswith("pass "):
+            _event(self.shot, "advance", stage=self.stage_name, done=done, total=total)
+
+    def step(self, frame: int, step: Any) -> None:
+        pass
+
+    def frame_done(self, record: dict[str, Any]) -> None:
+        _event(self.shot, "frame", record={k: v for k, v in record.items() if k != "terms"})
+
+
+def _stylize_task(prepared: dict[str, Any], flows: list[dict[str, Any]], shot: Shot, key: str, overwrite: bool,
+                  cache_dir: Path | None, device: str, threads: int | None) -> dict[str, Any]:
+    """Stylize one shot with render_video (resuming), then write its done.json marker."""
+    for step in (prepared, *flows):
+        if not step["ok"]:
+            return {"status": FAILED, "error": step["error"]}
+    _event(shot.name, "start")
+    try:
+        _tensorflow_ready(device, threads)
+        from vidstyle.video import VideoJob, render_video
+
+        progress = _EventProgress(shot.name)
+        job = VideoJob(source=shot.source, styles=shot.styles, output=shot.output, selection=shot.selection,
+                       cache_dir=cache_dir, jobs=1, encode=shot.encode, fps=shot.fps)
+        result = render_video(job, shot.config, progress=progress, overwrite=overwrite)
+    except _user_errors() as exc:
+        return {"status": FAILED, "error": str(exc)}
+    marker = {"key": key, "name": shot.name, "frames": len(result.frames), "resumed": result.resumed_frames,
+              "seconds": round(result.seconds, 3), "video": result.video.name if result.video else None,
+              "finished": round(time.time(), 3)}
+    write_atomic(shot.output / DONE_FILE, (json.dumps(marker, indent=1) + "\n").encode())
+    return {"status": DONE, **marker}
+
+
+# ---- client side ------------------------------------------------------------------------
+def _flow_pairs(shot: Shot) -> list[tuple[int, int]]:
+    video = shot.config.video
+    offsets = sorted(set(video.long_term)) if video.passes == 1 else [1]  # as render_video
+    return [(i, i + o) for o in offsets for i in range(shot.frame_count - o)]
+
+
+def dashboard_available() -> bool:
+    """True when bokeh is installed, which Dask's dashboard needs."""
+    return importlib.util.find_spec("bokeh") is not None
+
+
+def default_workers(shots: int) -> int:
+    """Workers of the embedded cluster: one per CORES_PER_WORKER cores, at most one per shot."""
+    return max(1, min(shots, (os.cpu_count() or 1) // CORES_PER_WORKER))
+
+
+@contextlib.contextmanager
+def connect(scheduler: str | None, *, workers: int, gpu: bool) -> Iterator[Any]:
+    """A Dask client: to ``scheduler``, or to an embedded LocalCluster (closed on exit).
+
+    Raises
+    ------
+    OptionError
+        The scheduler cannot be reached, has no workers, or (``gpu``) none with GPU resources.
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=":0" if dashboard_available() else None,
+                               silence_logs=logging.ERROR, resources={"GPU": 1} if gpu else None)
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise OptionError(f"cannot reach the Dask scheduler at {scheduler} ({exc}): start it with "
+                          "`dask scheduler` and workers with `dask worker ADDRESS`, or leave out --scheduler "
+                          "to run on this machine") from None
+    try:
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except TimeoutError:
+            raise OptionError(f"the Dask scheduler at {scheduler} has no workers: start some with "
+                              f"`dask worker {scheduler}`") from None
+        if gpu and not any(w.get("resources", {}).get("GPU") for w in client.scheduler_info()["workers"].values()):
+            raise OptionError(f"no worker of {scheduler} declares a GPU: start GPU workers with "
+                              f"`dask worker {scheduler} --nthreads 1 --resources GPU=1`, or leave out --gpu")
+        yield client
+    finally:
+        client.close()
+
+
+def _dashboard(client: Any) -> str | None:
+    try:
+        if not client.scheduler_info().get("services", {}).get("dashboard"):
+            return None
+        return client.dashboard_link
+    except (KeyError, AttributeError, OSError):
+        return None
+
+
+def _write_batch_file(batch: Batch, statuses: Sequence[ShotStatus]) -> None:
+    batch.output.mkdir(parents=True, exist_ok=True)
+    data = {"job_file": str(batch.path), "updated": round(time.time(), 3),
+            "shots": [s.to_json(batch.output) for s in statuses]}
+    write_atomic(batch.output / BATCH_FILE, (json.dumps(data, indent=1) + "\n").encode())
+
+
+@dataclass
+class _Tracker:
+    """Client-side bookkeeping of events and finished futures."""
+
+    batch: Batch
+    statuses: dict[str, ShotStatus]
+    progress: BatchProgress
+    units: dict[str, int]
+    stage_done: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def state(self) -> BatchState:
+        counts = [s.status for s in self.statuses.values()]
+        done_units = sum(self.units[s.name] for s in self.statuses.values() if s.status in (DONE, SKIPPED))
+        live = sum(v for (name, _), v in self.stage_done.items() if self.statuses[name].status == RUNNING)
+        return BatchState(shots=len(counts), done=counts.count(DONE), skipped=counts.count(SKIPPED),
+                          failed=counts.count(FAILED), running=counts.count(RUNNING),
+                          frames_done=done_units + live, frames_total=sum(self.units.values()))
+
+    def event(self, message: dict[str, Any]) -> None:
+        status = self.statuses.get(message.get("shot"))
+        if status is None or status.status in (DONE, FAILED, SKIPPED):
+            return
+        status.status = RUNNING
+        if message["event"] == "advance":
+            stage_key = (status.name, message["stage"])
+            self.stage_done[stage_key] = max(self.stage_done.get(stage_key, 0), int(message["done"]))
+        elif message["event"] == "frame":
+            self.progress.frame_done(status.name, {**message["record"], "worker": message["worker"]})
+        self.progress.update(self.state())
+
+    def finished(self, name: str, outcome: dict[str, Any]) -> None:
+        status = self.statuses[name]
+        status.status = outcome["status"]
+        status.error = outcome.get("error")
+        status.seconds = float(outcome.get("seconds", 0.0))
+        status.resumed = int(outcome.get("resumed", 0))
+        status.video = outcome.get("video")
+        if status.error:
+            logger.warning("shot %s failed: %s", name, status.error)
+        _write_batch_file(self.batch, list(self.statuses.values()))
+        self.progress.shot_finished(status)
+        self.progress.update(self.state())
+
+
+def run_batch(batch: Batch, *, scheduler: str | None = None, workers: int | None = None, gpu: bool = False,
+              device: str = "auto", retries: int = DEFAULT_RETRIES, flow_chunk: int = DEFAULT_FLOW_CHUNK,
+              overwrite: bool = False, report: bool = True,
+              progress: BatchProgress | None = None) -> BatchResult:
+    """Render every shot of ``batch`` on Dask; skips shots an earlier run finished.
+
+    Parameters
+    ----------
+    batch : Batch
+        A validated job file (:func:`vidstyle.batch.jobfile.load_jobfile`).
+    scheduler : str, optional
+        Address of a running scheduler (``tcp://host:8786``); None starts a LocalCluster
+        of worker processes on this machine and closes it at the end.
+    workers : int, optional
+        Workers of the embedded cluster (default :func:`default_workers`).
+    gpu : bool
+        Stylize tasks ask for ``resources={"GPU": 1}``, so a worker started with
+        ``--resources GPU=1`` runs one shot at a time on its GPU.
+    device : {"auto", "cpu", "gpu"}
+        TensorFlow device on the workers.
+    retries : int
+        Retries of a task that raised an unexpected error (user errors are not retried).
+    flow_chunk : int
+        Frame pairs per flow task.
+    overwrite : bool
+        Discard results of other settings in the shots' folders (else such a shot fails).
+    report : bool
+        Write ``report.html`` into the batch folder at the end.
+    progress : BatchProgress, optional
+        Receives progress events.
+
+    Returns
+    -------
+    BatchResult
+        Per-shot statuses; failed shots carry their error.
+
+    Raises
+    ------
+    OptionError
+        Bad arguments, or the scheduler cannot be used.
+    """
+    if retries < 0 or flow_chunk < 1 or (workers is not None and workers < 1):
+        raise OptionError("retries must be ≥ 0, flow chunk ≥ 1 and workers ≥ 1")
+    progress = progress or BatchProgress()
+    start = time.perf_counter()
+    keys = {shot.name: shot.key() for shot in batch.shots}
+    statuses = {shot.name: ShotStatus(shot.name, shot.output, frames=shot.frame_count) for shot in batch.shots}
+    tracker = _Tracker(batch, statuses, progress, {shot.name: frame_units(shot) for shot in batch.shots})
+    todo = []
+    for shot in batch.shots:
+        if is_finished(shot, keys[shot.name]):
+            marker = read_done(shot.output) or {}
+            statuses[shot.name] = ShotStatus(shot.name, shot.output, SKIPPED, frames=shot.frame_count,
+                                             seconds=float(marker.get("seconds", 0.0)), video=marker.get("video"))
+            progress.shot_finished(statuses[shot.name])
+        else:
+            todo.append(shot)
+    _write_batch_file(batch, list(statuses.values()))
+    progress.update(tracker.state())
+    if todo:
+        workers = workers or default_workers(len(todo))
+        threads = max(1, (os.cpu_count() or 1) // workers) if scheduler is None else None
+        with connect(scheduler, workers=workers, gpu=gpu) as client:
+            progress.cluster(client.scheduler.address, _dashboard(client),
+                             len(client.scheduler_info()["workers"]))
+            _run(client, todo, tracker, keys, gpu=gpu, device=device, retries=retries, flow_chunk=flow_chunk,
+                 overwrite=overwrite, cache_dir=batch.cache_dir, threads=threads)
+    result = BatchResult(batch.output, list(statuses.values()), seconds=time.perf_counter() - start)
+    if report:
+        from vidstyle.batch.report import write_report
+
+        result.report = write_report(batch.output)
+    return result
+
+
+def _run(client: Any, shots: Sequence[Shot], tracker: _Tracker, keys: dict[str, str], *, gpu: bool,
+         device: str, retries: int, flow_chunk: int, overwrite: bool, cache_dir: Path | None,
+         threads: int | None) -> None:
+    """Submit every shot's task chain and follow them until all finished."""
+    from distributed import as_completed
+
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    client.subscribe_topic(EVENT_TOPIC, lambda event: events.put(event[1]))
+    run_id = uuid.uuid4().hex[:8]
+    futures = {}
+    for shot in shots:
+        prepared = client.submit(_prepare_task, shot, overwrite, device, threads, retries=retries,
+                                 key=f"prepare-{shot.name}-{run_id}")
+        pairs = _flow_pairs(shot)
+        flows = [client.submit(_flow_task, prepared, shot, pairs[k:k + flow_chunk], cache_dir, retries=retries,
+                               key=f"flow-{shot.name}-{k // flow_chunk}-{run_id}")
+                 for k in range(0, len(pairs), flow_chunk)]
+        stylized = client.submit(_stylize_task, prepared, flows, shot, keys[shot.name], overwrite, cache_dir,
+                                 device, threads, retries=retries, resources={"GPU": 1} if gpu else None,
+                                 key=f"stylize-{shot.name}-{run_id}")
+        futures[stylized] = shot.name
+    pending = as_completed(list(futures))
+    try:
+        while not pending.is_empty() or not events.empty():
+            for future in pending.next_batch(block=False) if pending.has_ready() else []:
+                _drain(events, tracker)
+                tracker.finished(futures[future], _outcome(future))
+            _drain(events, tracker)
+            if not pending.is_empty():
+                time.sleep(POLL_S)
+    finally:
+        client.unsubscribe_topic(EVENT_TOPIC)
+        client.cancel(list(futures))  # a no-op for finished ones; frees a shared cluster on Ctrl-C
+
+
+def _drain(events: queue.SimpleQueue, tracker: _Tracker) -> None:
+    while not events.empty():
+        tracker.event(events.get())
+
+
+def _outcome(future: Any) -> dict[str, Any]:
+    """The stylize task's status dict, or a failure built from the task's exception."""
+    if future.status == "finished":
+        return future.result()
+    exc = future.exception()
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return {"status": FAILED, "error": "the workers running this shot died repeatedly (out of memory?); "
+                                           "rerun the batch to resume it, with fewer workers or a smaller size"}
+    return {"status": FAILED, "error": f"internal error {name}: {exc}; rerun the batch to resume the shot"}
