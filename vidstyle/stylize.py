@@ -97,7 +97,9 @@ class Stylizer:
         self.layer_weights = config.loss.layer_weights()
         self.net = FeatureNet(config.net, (config.loss.content_layer, *config.loss.style_layers))
         self._grams: dict[tuple[int, int], dict[str, tf.Tensor]] = {}
-        self._step = tf.function(self._loss_and_grad, reduce_retracing=True)
+        # One concrete trace per input shape: a shape-relaxed trace would compute with other
+        # kernels, and a resumed run (which traces in another order) would differ in the last bits.
+        self._step = tf.function(self._loss_and_grad)
 
     # ---- targets -------------------------------------------------------------------
     def style_targets(self, shape_hw: tuple[int, int]) -> dict[str, tf.Tensor]:

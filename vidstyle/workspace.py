@@ -65,6 +65,7 @@ class Workspace:
         unless ``overwrite`` (then earlier results are deleted first).
         """
         prepare_output_dir(self.root)
+        settings = json.loads(json.dumps(settings, default=str))  # tuples → lists, as stored
         path = self.root / SETTINGS_FILE
         previous = None
         if path.is_file():

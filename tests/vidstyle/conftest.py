@@ -23,3 +23,11 @@ def content64() -> np.ndarray:
 def style64() -> np.ndarray:
     """A colourful real image (immunohistochemistry stain) as the style."""
     return _photo("immunohistochemistry", 64)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def deterministic_tensorflow():
+    """As the CLI does: TensorFlow op determinism, so reruns are bit-identical."""
+    from vidstyle.device import configure_device
+
+    configure_device("auto")
