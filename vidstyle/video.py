@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,9 +34,11 @@ from vidstyle.errors import InputError
 from vidstyle.frames import FrameSelection, FrameSource, extract_frames, load_frame_file, open_frames
 from vidstyle.images import save_image, write_atomic
 from vidstyle.optimize import Step
+from vidstyle.photoreal import wants_photoreal
+from vidstyle.regions import MaskOptions
 from vidstyle.stylize import Stylizer, TemporalTarget, load_style_images
 from vidstyle.temporal import multipass_init, temporal_target, temporal_targets, warped_init
-from vidstyle.workspace import Workspace
+from vidstyle.workspace import Workspace, default_cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class VideoJob:
     encode: bool = True
     video_name: str | None = None
     fps: float | None = None
+    masks: MaskOptions | None = None  # segmentation / region-only (vidstyle.regions)
 
 
 def _file_digest(path: Path) -> str:
@@ -100,7 +102,7 @@ def _file_digest(path: Path) -> str:
 def job_settings(job: VideoJob, config: Config, source: FrameSource) -> dict[str, Any]:
     """Everything that determines the output frames (compared on resume)."""
     stat = job.source.stat()
-    return {
+    settings = {
         "vidstyle": __version__.split(".")[0],
         "config": config.to_dict(),
         "source": {"path": str(job.source.resolve()), "size": stat.st_size if job.source.is_file() else None,
@@ -109,13 +111,9 @@ def job_settings(job: VideoJob, config: Config, source: FrameSource) -> dict[str
         "selection": dataclasses.asdict(job.selection),
         "flow_dir": str(job.flow_dir.resolve()) if job.flow_dir else None,
     }
-
-
-def default_cache_dir() -> Path:
-    """Shared flow cache: $VIDSTYLE_CACHE or ~/.cache/vidstyle/flow."""
-    if os.environ.get("VIDSTYLE_CACHE"):
-        return Path(os.environ["VIDSTYLE_CACHE"]) / "flow"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidstyle" / "flow"
+    if job.masks is not None:
+        settings["masks"] = job.masks.describe()
+    return settings
 
 
 def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | None = None,
@@ -137,14 +135,15 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
     if styles_probe:
         raise InputError(f"style image '{styles_probe[0]}' not found: check the STYLE argument")
     ws = Workspace(job.output)
-    ws.claim(job_settings(job, config, source), overwrite=overwrite)
+    resuming = ws.claim(job_settings(job, config, source), overwrite=overwrite)
 
     progress.stage("extract", len(source))
     inputs = extract_frames(source, ws.input_dir)
     progress.advance(len(inputs), len(inputs))
     first = load_frame_file(inputs[0])
     styles = load_style_images(job.styles, first.shape[:2])
-    stylizer = Stylizer(styles, config, color_reference=first)
+    photoreal = wants_photoreal(config, job.masks)  # its stylizer is built once flows exist
+    stylizer = None if photoreal else Stylizer(styles, config, color_reference=first)
 
     video = config.video
     offsets = sorted(set(video.long_term)) if video.passes == 1 else [1]
@@ -157,6 +156,9 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
                               progress=progress.advance)
 
     renderer = _Renderer(ws, stylizer, config, inputs, store, progress)
+    if photoreal:
+        renderer.on_frame = photoreal_frames(ws, config, job.masks, inputs, styles, store, fresh=not resuming)
+        renderer.stylizer = renderer.on_frame.stylizer
     if video.passes == 1:
         resumed = renderer.single_pass(ws.frames_dir)
     else:
@@ -183,6 +185,7 @@ class _Renderer:
         self.ws, self.stylizer, self.config = ws, stylizer, config
         self.inputs, self.store, self.progress = list(inputs), store, progress
         self.n = len(self.inputs)
+        self.on_frame = None  # called as on_frame(i) before frame i is optimized (photoreal masks)
 
     def content(self, i: int) -> np.ndarray:
         return load_frame_file(self.inputs[i])
@@ -214,6 +217,8 @@ class _Renderer:
                 continue
             t0 = time.perf_counter()
             content = self.content(i)
+            if self.on_frame is not None:
+                self.on_frame(i)
             if i == 0:
                 result = self.stylizer.stylize(content, iterations=opt.first_iterations or opt.iterations,
                                                callback=self._on_step(i))
@@ -250,6 +255,8 @@ class _Renderer:
                     continue
                 t0 = time.perf_counter()
                 content = self.content(i)
+                if self.on_frame is not None:
+                    self.on_frame(i)
                 if number == 1:
                     # Pass 1: frames independent of each other (Ruder 2018, sec. 3.3).
                     result = self.stylizer.stylize(content, iterations=opt.iterations, callback=self._on_step(i))
@@ -290,3 +297,45 @@ class _Renderer:
         result = self.stylizer.optimize(content, init, iterations=opt.iterations, temporal=targets,
                                         callback=self._on_step(i))
         return self.stylizer.finish(result, content)
+
+
+class _PhotorealFrames:
+    """Per-frame masks for a :class:`~vidstyle.photoreal.PhotorealStylizer` over a clip."""
+
+    def __init__(self, stylizer, track, feather: float):
+        self.stylizer, self.track, self.feather = stylizer, track, feather
+
+    def __call__(self, i: int) -> None:
+        self.stylizer.set_frame(self.track.frame_masks(i, feather=self.feather))
+
+
+def photoreal_frames(ws: Workspace, config: Config, masks: MaskOptions | None, inputs: Sequence[Path],
+                     styles: Sequence[np.ndarray], store: FlowStore | None, *, fresh: bool) -> _PhotorealFrames:
+    """The photoreal stylizer and its per-frame mask hook; labels live in OUTDIR/masks/."""
+    import shutil
+
+    from vidstyle.photoreal import PhotorealStylizer
+    from vidstyle.regions import MaskTrack
+
+    folder = ws.root / "masks"
+    if fresh and folder.is_dir():
+        shutil.rmtree(folder)  # labels of other settings
+    track = None
+    if masks is not None:
+        def flow(i: int):
+            return store.backward(i, i - 1), store.reliability(i, i - 1)
+
+        track = MaskTrack(masks, [lambda p=p: load_frame_file(p) for p in inputs], styles[0] if styles else None,
+                          flow=flow if store is not None else None, folder=folder, seed=config.optimizer.seed)
+    stylizer = PhotorealStylizer(styles, config, style_labels=None if track is None else track.style_labels,
+                                 color_reference=load_frame_file(inputs[0]))
+    if track is None:
+        return _PhotorealFrames(stylizer, _NoMasks(), 0.0)
+    return _PhotorealFrames(stylizer, track, config.photoreal.region_feather)
+
+
+class _NoMasks:
+    def frame_masks(self, i: int, *, feather: float = 0.0):
+        from vidstyle.photoreal import FrameMasks
+
+        return FrameMasks()

@@ -17,6 +17,7 @@ skipping the frames that exist.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -127,3 +128,10 @@ def check_not_inside(output: Path, source: Path) -> None:
     """Refuse an output folder that is the input folder (results would become inputs)."""
     if source.is_dir() and output.resolve() == source.resolve():
         raise OutputError(f"-o {output} is the input folder: choose another output folder")
+
+
+def default_cache_dir() -> Path:
+    """Shared flow cache: $VIDSTYLE_CACHE or ~/.cache/vidstyle/flow."""
+    if os.environ.get("VIDSTYLE_CACHE"):
+        return Path(os.environ["VIDSTYLE_CACHE"]) / "flow"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidstyle" / "flow"

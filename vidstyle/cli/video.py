@@ -8,6 +8,7 @@ import click
 
 from vidstyle.cli import cli, start_tensorflow
 from vidstyle.cli.options import int_list, style_options
+from vidstyle.cli.photoreal_options import photoreal_from_flags, photoreal_options
 from vidstyle.cli.setup import config_from_flags
 from vidstyle.frames import FrameSelection
 
@@ -54,6 +55,7 @@ def selection_from(start: int, end: int | None, every: int) -> FrameSelection:
 @click.option("--no-video", is_flag=True, help="Write frames only, no encoded video.")
 @click.option("--overwrite", is_flag=True, help="Discard results of other settings in OUTPUT.")
 @style_options
+@photoreal_options
 def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: int, end: int | None, every: int,
                   first_iterations, passes, multipass_temporal_from, long_term, flow_method, flow_dir, cache_dir,
                   jobs, crf, fps, no_video, overwrite, device, **flags) -> None:
@@ -73,6 +75,7 @@ def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: i
     extra = {"optimizer": optimizer_flags,
              "video": {"passes": passes, "multipass_temporal_from": multipass_temporal_from,
                        "long_term": long_term, "flow_method": flow_method, "crf": crf}}
+    extra["photoreal"], masks = photoreal_from_flags(flags)
     config = config_from_flags(flags, default_preset=DEFAULT_VIDEO_PRESET, extra=extra)
     selection = selection_from(start, end, every)
     start_tensorflow(device)
@@ -80,7 +83,7 @@ def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: i
     from vidstyle.video import VideoJob, render_video
 
     job = VideoJob(source=source, styles=styles, output=output, selection=selection, flow_dir=flow_dir,
-                   cache_dir=cache_dir, jobs=jobs, encode=not no_video, fps=fps)
+                   cache_dir=cache_dir, jobs=jobs, encode=not no_video, fps=fps, masks=masks)
     progress = TqdmVideoProgress()
     try:
         result = render_video(job, config, progress=progress, overwrite=overwrite)
