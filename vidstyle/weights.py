@@ -125,6 +125,9 @@ def load_vgg19(path: str | Path | None = None) -> list[tuple[np.ndarray, np.ndar
         model = keras.applications.VGG19(include_top=False, weights=str(path) if path else "imagenet")
     except Exception as exc:  # keras raises many types for offline/corrupt cases
         logger.debug("keras VGG19 load failed", exc_info=True)
+        if path is not None:
+            raise WeightsError(f"cannot read VGG19 weights from {path} ({type(exc).__name__}): pass Keras' "
+                               f"{VGG19_KERAS_FILE} or use the default --net vgg16") from None
         raise WeightsError(
             f"VGG19 weights unavailable ({type(exc).__name__}): on a connected machine Keras "
             f"downloads {VGG19_KERAS_FILE}; otherwise pass --weights PATH to that file, "

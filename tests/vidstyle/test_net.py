@@ -66,3 +66,27 @@ def test_masks_follow_layer_grid(net):
     assert out["relu1_1"].shape == (2, 64, 48) and out["relu4_2"].shape == (2, 8, 6)
     np.testing.assert_allclose(out["relu4_2"].sum(0), 1.0, atol=1e-5)  # a partition stays a partition
     assert out["relu4_2"][0, 0].min() > 0.99 and out["relu4_2"][0, -1].max() < 0.01
+
+
+def test_vgg19_from_keras_weights_file(tmp_path, content64):
+    # Offline machines cannot fetch ImageNet weights; a Keras VGG19 weights file (here with
+    # random values) exercises the same loading and caffe-preprocessing path.
+    import keras
+
+    path = tmp_path / "vgg19.weights.h5"
+    keras.applications.VGG19(include_top=False, weights=None).save_weights(path)
+    net = FeatureNet(NetSettings(net="vgg19", weights=str(path)), ["relu5_1"])
+    assert [n for n in net.sequence if n.startswith("conv")][-1] == "conv5_1"
+    out = net(tf.constant(content64[None]), ["relu5_1"])["relu5_1"]
+    assert out.shape == (1, 2, 4, 512)
+
+
+def test_vgg19_bad_weights_file_is_a_clear_error(tmp_path):
+    from vidstyle.errors import WeightsError
+
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(WeightsError, match="cannot read VGG19 weights"):
+        FeatureNet(NetSettings(net="vgg19", weights=str(bad)), ["relu1_1"])
+    with pytest.raises(WeightsError, match="not found"):
+        FeatureNet(NetSettings(net="vgg19", weights=str(tmp_path / "missing.h5")), ["relu1_1"])
