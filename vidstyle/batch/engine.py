@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import queue
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -170,11 +171,29 @@ def is_finished(shot: Shot, key: str | None = None) -> bool:
 
 
 # ---- tasks (run on the workers) ---------------------------------------------------------
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null (TensorFlow prints banners before reading
+    TF_CPP_MIN_LOG_LEVEL), as :func:`vidstyle.cli.native_stderr_silenced` does for the CLI."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 @functools.cache
 def _tensorflow_ready(device: str, threads: int | None) -> str:
     """Configure TensorFlow once per worker process (threads, device, determinism)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    with _native_stderr_silenced():  # TensorFlow's C++ start-up banners, once per worker
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
 
     if threads:
         try:
@@ -325,8 +344,10 @@ def connect(scheduler: str | None, *, workers: int, gpu: bool) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if scheduler is None:
+        # A free port, never a fixed one (other batches may run); the dashboard's pages
+        # only when bokeh is installed (else Dask serves a "please install bokeh" page).
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=":0" if dashboard_available() else None,
+                               dashboard_address=":0", scheduler_kwargs={"dashboard": dashboard_available()},
                                silence_logs=logging.ERROR, resources={"GPU": 1} if gpu else None)
         try:
             with Client(cluster) as client:
@@ -354,7 +375,10 @@ def connect(scheduler: str | None, *, workers: int, gpu: bool) -> Iterator[Any]:
         client.close()
 
 
-def _dashboard(client: Any) -> str | None:
+def _dashboard(client: Any, local: bool) -> str | None:
+    """The dashboard link, None when there is none (or, locally, bokeh is missing)."""
+    if local and not dashboard_available():
+        return None
     try:
         if not client.scheduler_info().get("services", {}).get("dashboard"):
             return None
@@ -477,7 +501,7 @@ def run_batch(batch: Batch, *, scheduler: str | None = None, workers: int | None
         workers = workers or default_workers(len(todo))
         threads = max(1, (os.cpu_count() or 1) // workers) if scheduler is None else None
         with connect(scheduler, workers=workers, gpu=gpu) as client:
-            progress.cluster(client.scheduler.address, _dashboard(client),
+            progress.cluster(client.scheduler.address, _dashboard(client, scheduler is None),
                              len(client.scheduler_info()["workers"]))
             _run(client, todo, tracker, keys, gpu=gpu, device=device, retries=retries, flow_chunk=flow_chunk,
                  overwrite=overwrite, cache_dir=batch.cache_dir, threads=threads)

@@ -186,7 +186,7 @@ def _settings(base: Path, preset: Any, layers: list[dict[str, Any]], where: str,
     if not isinstance(preset, str):
         problems.append(f"{where}: preset must be a name ({', '.join(builtin_presets())}) or a .toml path")
         return None
-    if preset not in builtin_presets():
+    if preset not in builtin_presets() and preset.endswith(".toml"):
         preset = str(_resolve(base, preset))
     try:
         values = load_preset(preset)
@@ -409,14 +409,21 @@ def load_jobfile(path: str | Path, *, output: Path | None = None) -> Batch:
         shot = _shot(base, batch_output, index, entry, defaults, problems)
         if shot is not None:
             shots.append(shot)
-    for attribute, what in (("name", "name"), ("output", "output folder")):
-        seen: dict[Any, str] = {}
-        for shot in shots:
-            value = getattr(shot, attribute)
-            if value in seen:
-                problems.append(f"shots {seen[value]!r} and {shot.name!r} share the {what} {value}; "
-                                "give each shot its own name/output")
-            seen.setdefault(value, shot.name)
+    names: dict[str, int] = {}
+    for index, entry in enumerate(entries, start=1):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if name is None and isinstance(entry, dict) and isinstance(entry.get("input"), str):
+            name = Path(entry["input"]).stem
+        if isinstance(name, str) and name in names:
+            problems.append(f"shots {names[name]} and {index} share the name {name}; give each shot its own name")
+        elif isinstance(name, str):
+            names[name] = index
+    outputs: dict[Path, str] = {}
+    for shot in shots:
+        if shot.output in outputs and outputs[shot.output] != shot.name:
+            problems.append(f"shots {outputs[shot.output]!r} and {shot.name!r} share the output folder "
+                            f"{shot.output}; give each shot its own output")
+        outputs.setdefault(shot.output, shot.name)
     if problems:
         raise JobFileError(path, problems)
     return Batch(path=path.resolve(), output=batch_output, shots=tuple(shots),

@@ -88,8 +88,8 @@ def temporal_errors(frames: list[Path], flow_dir: Path) -> np.ndarray:
     ``t → t+1`` and compared to frame ``t`` where the flow is reliable:
     ``e_t = sqrt( (1/D) Σ_k c_k (x_t,k − W(x_{t+1})_k)² )`` with ``D = H·W·3`` and pixel
     values in [0, 1]; ``c`` is the flow's reliability (0 at occlusions and motion
-    boundaries) times the warp's in-frame mask. The clip's error in DESIGN.md
-    "Evaluation" is ``sqrt(mean(e_t²))`` (see :func:`clip_error`).
+    boundaries) times the warp's in-frame mask (:func:`vidstyle.evaluate.temporal_error_terms`).
+    The clip's error in DESIGN.md "Evaluation" is ``sqrt(mean(e_t²))`` (:func:`clip_error`).
 
     Parameters
     ----------
@@ -105,7 +105,7 @@ def temporal_errors(frames: list[Path], flow_dir: Path) -> np.ndarray:
     """
     from flow.errors import FlowError
     from flow.store import FlowStore
-    from flow.warp import warp
+    from vidstyle.evaluate import temporal_error_terms
     from vidstyle.frames import load_frame_file
 
     store = FlowStore(Path(flow_dir))
@@ -115,16 +115,13 @@ def temporal_errors(frames: list[Path], flow_dir: Path) -> np.ndarray:
         try:
             current = following if following is not None else load_frame_file(frames[t])
             following = load_frame_file(frames[t + 1])
-            warped, valid = warp(following, store.forward(t, t + 1))
-            weight = store.reliability(t, t + 1) * valid
+            flow, weights = store.forward(t, t + 1), store.reliability(t, t + 1)
+            total, size = temporal_error_terms(current, following, flow, weights)
         except (FlowError, InputError, OSError) as exc:
             logger.debug("no temporal error for pair %d: %s", t + 1, exc)
             following = None
             continue
-        if current.shape != warped.shape:
-            continue
-        squared = weight[..., None] * (current.astype(np.float64) - warped) ** 2
-        errors[t] = math.sqrt(float(squared.sum()) / current.size)
+        errors[t] = math.sqrt(total / size)
     return errors
 
 
@@ -143,8 +140,11 @@ def _last_records(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def shot_report(output: Path, *, name: str | None = None, status: str | None = None,
-                error: str | None = None) -> ShotReport:
-    """Gather what the page shows about the shot in ``output`` (missing parts stay empty)."""
+                error: str | None = None, frames: int | None = None) -> ShotReport:
+    """Gather what the page shows about the shot in ``output`` (missing parts stay empty).
+
+    ``frames`` is the shot's frame count when known (else the extracted input frames).
+    """
     ws = Workspace(Path(output))
     inputs = sorted(ws.input_dir.glob("frame_*.png")) if ws.input_dir.is_dir() else []
     count = len(inputs)
@@ -153,7 +153,8 @@ def shot_report(output: Path, *, name: str | None = None, status: str | None = N
     marker = _read_json(ws.root / "done.json")
     if status is None:
         status = "done" if marker else ("incomplete" if finished < count or not count else "frames only")
-    report = ShotReport(name=name or ws.root.name, status=status, output=ws.root, error=error, frames=count,
+    report = ShotReport(name=name or ws.root.name, status=status, output=ws.root, error=error,
+                        frames=frames if frames else count,
                         finished=finished, log=_last_records(ws.read_log()),
                         video=(marker or {}).get("video"))
     if count > 1 and finished == count:
@@ -175,7 +176,8 @@ def _shots_of(folder: Path) -> tuple[str, list[ShotReport]]:
     """Title and shots of a batch folder (batch.json), a job folder, or a folder of jobs."""
     batch = _read_json(folder / "batch.json")
     if batch is not None and isinstance(batch.get("shots"), list):
-        shots = [shot_report(folder / s["output"], name=s.get("name"), status=s.get("status"), error=s.get("error"))
+        shots = [shot_report(folder / s["output"], name=s.get("name"), status=s.get("status"), error=s.get("error"),
+                             frames=s.get("frames") if isinstance(s.get("frames"), int) else None)
                  for s in batch["shots"] if isinstance(s, dict) and "output" in s]
         return Path(str(batch.get("job_file", folder.name))).name, shots
     if (folder / SETTINGS_FILE).is_file():
@@ -194,7 +196,7 @@ def _png_data(image: np.ndarray) -> str:
 
 
 def _tile(path: Path, height: int) -> np.ndarray | None:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
     if image is None:
         return None
     scale = height / image.shape[0]
@@ -249,6 +251,7 @@ def plots(shot: ShotReport) -> np.ndarray | None:
     matplotlib.use("Agg")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(12, 3.2), dpi=80, layout="constrained")
     FigureCanvasAgg(figure)
@@ -261,8 +264,9 @@ def plots(shot: ShotReport) -> np.ndarray | None:
         loss_axes.plot(x, [r.get("loss", np.nan) for r in records], "o-", color="black", label="total" + suffix)
         if number == passes[-1]:
             for term in TERMS:
-                values = [(r.get("terms") or {}).get(term, np.nan) for r in records]
-                if any(v and v > 0 for v in values):
+                values = [(r.get("terms") or {}).get(term) for r in records]
+                values = [v if isinstance(v, (int, float)) and v > 0 else np.nan for v in values]  # log axis
+                if np.isfinite(values).any():
                     loss_axes.plot(x, values, ".--", label=term)
     loss_axes.set(title="loss per frame", xlabel="frame", yscale="log" if shot.log else "linear")
     if shot.log:
@@ -277,6 +281,8 @@ def plots(shot: ShotReport) -> np.ndarray | None:
     last = [r for r in shot.log if int(r.get("pass", 1)) == (passes[-1] if passes else 1)]
     time_axes.bar([r["frame"] for r in last], [r.get("seconds", 0.0) for r in last], color="tab:green")
     time_axes.set(title="seconds per frame" + (" (last pass)" if len(passes) > 1 else ""), xlabel="frame")
+    for axes in (loss_axes, temporal_axes, time_axes):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     decoded = cv2.imdecode(np.frombuffer(buffer.getvalue(), np.uint8), cv2.IMREAD_COLOR)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -104,6 +105,10 @@ def batch_command(jobfile: Path, output: Path | None, scheduler: str | None, wor
             click.echo(f"{shot.name}: {shot.source} ({shot.frame_count} frames) + {styles} -> {shot.output}")
         click.echo(f"{batch.path.name}: {len(batch.shots)} shot(s) OK")
         return
+    if logging.getLogger().getEffectiveLevel() >= logging.WARNING:  # no -v: keep Dask's chatter off the terminal
+        import distributed  # noqa: F401  (its import sets its loggers' levels; override them after)
+
+        logging.getLogger("distributed").setLevel(logging.ERROR)
     progress = TqdmBatchProgress()
     try:
         result = run_batch(batch, scheduler=scheduler, workers=workers, gpu=gpu, device=device, retries=retries,
