@@ -232,6 +232,52 @@ class VideoSettings:
 
 
 @dataclass(frozen=True)
+class PhotorealSettings:
+    """Photorealistic transfer (Luan et al. 2017) and region-only stylization.
+
+    Attributes
+    ----------
+    enabled : bool
+        Luan's two stages per frame: segmented style without the matting term, then
+        with it, initialized from stage 1.
+    matting_weight : float
+        λ of the photorealism term ``λ Σ_c V_cᵀ M_I V_c``. Luan uses 1e4 on his scale
+        (energy λ/2·VᵀMV with V in [0, 1] against content weight 5 on caffe features);
+        ours is 1e2 on our [0, 1] pixels with content 1 / style 1e6 (see vidstyle.photoreal).
+    epsilon : float
+        ε of the Matting Laplacian (Levin et al.; Luan: 1e-7, 1e-5 also used).
+    stage1_fraction : float
+        Share of each frame's iterations spent in stage 1 (no matting term).
+    smooth : bool
+        Edge-aware closed-form post-smoothing (Li et al. 2018) of each result.
+    smooth_lambda : float
+        Fidelity weight λ of that smoothing (Li et al.: 1e-4; smaller smooths more).
+    region_feather : float
+        Width of the soft edge of a region-only stylization, as a fraction of the long side.
+    """
+
+    enabled: bool = False
+    matting_weight: float = 1e2
+    epsilon: float = 1e-7
+    stage1_fraction: float = 0.5
+    smooth: bool = False
+    smooth_lambda: float = 1e-4
+    region_feather: float = 0.02
+
+    def __post_init__(self):
+        if self.matting_weight < 0:
+            raise OptionError(f"--matting-weight must be ≥ 0, got {self.matting_weight}")
+        if not self.epsilon > 0:
+            raise OptionError(f"--matting-epsilon must be > 0 (e.g. 1e-7), got {self.epsilon}")
+        if not 0 <= self.stage1_fraction < 1:
+            raise OptionError(f"--stage1-fraction must be in [0, 1), got {self.stage1_fraction}")
+        if not self.smooth_lambda > 0:
+            raise OptionError(f"--smooth-lambda must be > 0 (e.g. 1e-4), got {self.smooth_lambda}")
+        if not 0 <= self.region_feather <= 0.5:
+            raise OptionError(f"--region-feather must be in [0, 0.5], got {self.region_feather}")
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a stylization run depends on (hashed for resume safety)."""
 
@@ -241,6 +287,7 @@ class Config:
     style: StyleSettings = field(default_factory=StyleSettings)
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     video: VideoSettings = field(default_factory=VideoSettings)
+    photoreal: PhotorealSettings = field(default_factory=PhotorealSettings)
 
     def __post_init__(self):
         if self.size is not None and not 16 <= self.size <= 8192:
@@ -261,6 +308,7 @@ SECTIONS: dict[str, type] = {
     "style": StyleSettings,
     "optimizer": OptimizerSettings,
     "video": VideoSettings,
+    "photoreal": PhotorealSettings,
 }
 TOP_LEVEL_KEYS = ("size",)
 

@@ -8,6 +8,7 @@ import click
 
 from vidstyle.cli import cli, start_tensorflow
 from vidstyle.cli.options import style_options
+from vidstyle.cli.photoreal_options import photoreal_from_flags, photoreal_options
 from vidstyle.cli.progress import StepBar
 from vidstyle.cli.setup import config_from_flags
 from vidstyle.errors import OutputError
@@ -29,6 +30,7 @@ def intermediate_path(out: Path, level: int, iteration: int) -> Path:
 @click.option("--save-every", type=click.IntRange(1), default=None,
               help="Also save the current image every N iterations next to OUTPUT.")
 @style_options
+@photoreal_options
 def image_command(content: Path, styles: tuple[Path, ...], output: Path, save_every: int | None,
                   device: str, **flags) -> None:
     """Stylize CONTENT with one or more STYLE images.
@@ -37,8 +39,10 @@ def image_command(content: Path, styles: tuple[Path, ...], output: Path, save_ev
     Example:
       vidstyle image photo.jpg starry.jpg -o out.png --size 512 --preset artistic
       vidstyle image photo.jpg a.jpg b.jpg --style-blend 0.7,0.3 -o out.png
+      vidstyle image in.png sunset.png -o out.png --photoreal --content-masks in_mask.png --style-mask sunset_mask.png
     """
-    config = config_from_flags(flags, default_preset=DEFAULT_IMAGE_PRESET)
+    photoreal, masks = photoreal_from_flags(flags)
+    config = config_from_flags(flags, default_preset=DEFAULT_IMAGE_PRESET, extra={"photoreal": photoreal})
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"):
         raise OutputError(f"-o {output}: use an image extension such as .png")
     prepare_output_dir(output.parent)
@@ -49,7 +53,10 @@ def image_command(content: Path, styles: tuple[Path, ...], output: Path, save_ev
 
     style_images = load_style_images(styles, content_image.shape[:2])
 
-    stylizer = Stylizer(style_images, config, color_reference=content_image)
+    from vidstyle.photoreal import stylize_photoreal_image, wants_photoreal
+
+    stylizer = None if wants_photoreal(config, masks) else Stylizer(style_images, config,
+                                                                     color_reference=content_image)
     bar = StepBar("stylizing")
 
     def on_step(step: Step) -> None:
@@ -58,7 +65,10 @@ def image_command(content: Path, styles: tuple[Path, ...], output: Path, save_ev
             save_image(intermediate_path(output, step.level, step.iteration), step.image)
 
     try:
-        result = stylizer.stylize(content_image, callback=on_step)
+        if wants_photoreal(config, masks):
+            result = stylize_photoreal_image(content_image, style_images, config, masks, callback=on_step)
+        else:
+            result = stylizer.stylize(content_image, callback=on_step)
     finally:
         bar.close()
     save_image(output, result.image)

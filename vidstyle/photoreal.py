@@ -1,0 +1,392 @@
+"""Photorealistic style transfer (Luan et al. 2017): segmented style + matting term.
+
+:class:`PhotorealStylizer` extends :class:`vidstyle.stylize.Stylizer` with
+
+* the augmented (segmented) style loss: per label k, Gram matrices of the features
+  masked by M_k, with the masks carried through the net (`FeatureNet.masks_through`);
+* the photorealism regularizer ``λ Σ_c V_c[O]ᵀ M_I V_c[O]`` with M_I the Matting
+  Laplacian of the content frame (`vidstyle.matting.matting_laplacian`), applied as a
+  sparse-dense product in TensorFlow;
+* Luan's two stages per frame (stage 1 without the matting term, stage 2 with it,
+  initialized from stage 1), optional closed-form post-smoothing (Li et al. 2018), and
+  region-only stylization (a soft-edged blend that keeps pixels outside the region
+  exactly equal to the input).
+
+The per-frame content masks and the Laplacian are arguments of the compiled loss step,
+so a new frame of the same size does not retrace it.
+
+Loss balance (λ). Luan's code adds the gradient ``λ M_I V`` with V in [0, 1] (energy
+``λ/2 · Σ_c V_cᵀ M_I V_c``, λ = 1e4) to content weight 5 and style weight 1e2 on caffe
+VGG19 features. Our defaults (content 1, style 1e6 on [0, 1] pixels and
+torchvision-normalized VGG16) keep Ruder's content/style balance, which makes our features
+about 1/224 of the caffe ones (1e6·r² = 1e2/5), so our energies are r²/5 ≈ 4e-6 of theirs
+and Luan's balance maps to λ ≈ 0.02. Measured on the shared day → sunset pairs that leaves
+the result visibly distorted (the matting energy falls by less than half); λ = 1e2 removes
+most of the painterly texture (Laplacian energy of the result several times lower) while
+the mean colour still moves most of the way toward the reference, so 1e2 is our default
+(benchmarks/RESULTS.md, "Photorealism").
+
+References
+----------
+F. Luan, S. Paris, E. Shechtman, K. Bala, "Deep Photo Style Transfer", CVPR 2017,
+:DOI:`10.1109/CVPR.2017.740`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from vidstyle import losses
+from vidstyle.config import Config
+from vidstyle.errors import InputError, OptionError, ResourceError
+from vidstyle.images import resize_to
+from vidstyle.matting import laplacian_to_tf_sparse, matting_laplacian, smooth_affine
+from vidstyle.optimize import Result, Step, minimize
+from vidstyle.regions import MaskOptions, MaskTrack
+from vidstyle.stylize import Stylizer, TemporalTarget, pyramid_shapes, style_shape
+
+logger = logging.getLogger(__name__)
+
+#: Guard of mean(M_k) for a label absent at some layer (Gram 0/0 → 0, not NaN).
+MASK_EPSILON = 1e-8
+
+
+@dataclass(frozen=True)
+class FrameMasks:
+    """The masks of one content frame, at the frame's working size.
+
+    Attributes
+    ----------
+    labels : (H, W) int or None
+        Label map in the DPST palette order (`segmentation.PALETTE`); None: no segmentation.
+    region : (H, W) float32 in [0, 1] or None
+        Soft region to stylize (0 outside, exactly); None: the whole frame.
+    """
+
+    labels: np.ndarray | None = None
+    region: np.ndarray | None = None
+
+
+def segmented_style_loss(features: Mapping[str, tf.Tensor], masks: Mapping[str, tf.Tensor],
+                         targets: Mapping[str, tf.Tensor], layer_weights: Mapping[str, float]) -> tf.Tensor:
+    """Luan's augmented style loss, all labels at once.
+
+    Parameters
+    ----------
+    features : {layer: (1, h, w, C)}
+        Features F of the image being optimized.
+    masks : {layer: (K, h, w)}
+        Content masks M_k carried to each layer's grid.
+    targets : {layer: (K, C, C)}
+        Style Grams G_k(a) of the same labels (`masked_grams` of the style).
+    layer_weights : {layer: float}
+        Weight of each style layer.
+
+    Returns
+    -------
+    scalar
+        ``Σ_l w_l Σ_k s_k · mean((G_k(x) − G_k(a))²)`` with ``G_k = Gram(F ⊙ M_k) /
+        (C·h·w·mean(M_k))`` and share ``s_k = mean(M_k) / Σ_j mean(M_j)``.
+
+    Notes
+    -----
+    Luan weights label k by mean(M_k); for masks that partition the frame the shares
+    already sum to 1, and normalizing keeps a region-only style (masks covering part of
+    the frame) as strong as a full-frame one. With one all-ones mask this equals
+    `losses.style_loss` (our Gram FᵀF/(h·w) divided by C there). Labels absent from the
+    frame get share 0 and a finite Gram (mean(M_k) is guarded), never NaN.
+    """
+    terms = []
+    for name, target in targets.items():
+        grams, means = masked_grams(features[name], masks[name])
+        share = means / tf.maximum(tf.reduce_sum(means), MASK_EPSILON)
+        mse = tf.reduce_mean(tf.square(grams - target), axis=[1, 2])
+        terms.append(layer_weights[name] * tf.reduce_sum(share * mse))
+    return tf.add_n(terms)
+
+
+def masked_grams(features: tf.Tensor, masks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Normalized Grams of features (1, h, w, C) under K masks (K, h, w) → (K, C, C), (K,).
+
+    ``G_k = (F ⊙ M_k)ᵀ(F ⊙ M_k) / (C·h·w·mean(M_k))``, as `losses.masked_gram_matrix`
+    for every k; the second value is mean(M_k).
+    """
+    shape = tf.shape(features)
+    masked = features * masks[..., None]  # (K, h, w, C)
+    flat = tf.reshape(masked, (tf.shape(masks)[0], shape[1] * shape[2], shape[3]))
+    size = tf.cast(shape[1] * shape[2] * shape[3], features.dtype)
+    means = tf.reduce_mean(masks, axis=[1, 2])
+    grams = tf.linalg.matmul(flat, flat, transpose_a=True)
+    return grams / (size * tf.maximum(means, MASK_EPSILON))[:, None, None], means
+
+
+def feather_region(region: np.ndarray, width: float) -> np.ndarray:
+    """Soft-edged region weights: 0 outside (exactly), ramping to 1 inside over ``width`` px.
+
+    Parameters
+    ----------
+    region : (H, W) bool or {0, 1}
+        The region to stylize.
+    width : float
+        Feather width in pixels (0: hard edge).
+
+    Returns
+    -------
+    (H, W) float32
+        Smoothstep of the distance to the nearest outside pixel / width, clipped to [0, 1].
+    """
+    inside = np.asarray(region) > 0
+    if width <= 0 or inside.all() or not inside.any():
+        return inside.astype(np.float32)
+    distance = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 3)
+    t = np.clip(distance / width, 0.0, 1.0)
+    return np.where(inside, t * t * (3 - 2 * t), 0.0).astype(np.float32)
+
+
+def blend_region(stylized: np.ndarray, content: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """``m·x + (1 − m)·p``, and exactly p where m = 0 (pixels outside the region)."""
+    m = region[..., None]
+    out = m * stylized + (1.0 - m) * content
+    return np.where(m > 0, out, content).astype(np.float32)
+
+
+class PhotorealStylizer(Stylizer):
+    """A :class:`Stylizer` with segmented style, the matting term and region-only mode.
+
+    Parameters
+    ----------
+    styles : sequence of (H, W, 3) float32
+        Style images (one when ``style_labels`` is given).
+    config : Config
+        All settings; ``config.photoreal`` switches the matting stages and smoothing.
+    style_labels : (H', W') int, optional
+        Label map of ``styles[0]`` (DPST palette order); None: the whole style image for
+        every content label.
+    color_reference : (H, W, 3), optional
+        As for :class:`Stylizer`.
+
+    Notes
+    -----
+    Call :meth:`set_frame` with each content frame's masks before optimizing it. Label
+    slots are the labels of the style map plus one fallback slot (the whole style
+    image) that takes content labels missing from the style, so the number of masks K —
+    and with it the compiled step — stays fixed over a video.
+    """
+
+    def __init__(self, styles: Sequence[np.ndarray], config: Config, *,
+                 style_labels: np.ndarray | None = None, color_reference: np.ndarray | None = None):
+        super().__init__(styles, config, color_reference=color_reference)
+        if style_labels is not None and len(self.styles) != 1:
+            raise OptionError("segmentation masks work with one style image: give a single STYLE")
+        self.settings = config.photoreal
+        self.style_labels = None if style_labels is None else np.asarray(style_labels, np.int32)
+        self.label_set: list[int] = [] if style_labels is None else sorted(np.unique(style_labels).tolist())
+        self.frame = FrameMasks()
+        self._laplacian: tuple[str, tf.sparse.SparseTensor] | None = None
+        self._step = tf.function(self._photoreal_step)  # concrete traces, as Stylizer (exact resume)
+
+    # ---- masks ---------------------------------------------------------------------
+    def set_frame(self, masks: FrameMasks) -> None:
+        """Use these masks for the next content frame (full working size)."""
+        self.frame = masks
+
+    def _slot_masks(self, labels: np.ndarray | None, shape_hw: tuple[int, int]) -> np.ndarray:
+        """(K, H, W) masks: one per style label, then the fallback slot."""
+        k = len(self.label_set) + 1
+        out = np.zeros((k, *shape_hw), np.float32)
+        if labels is None:
+            out[-1] = 1.0
+            return out
+        labels = cv2.resize(labels.astype(np.int32), shape_hw[::-1], interpolation=cv2.INTER_NEAREST) \
+            if labels.shape != shape_hw else labels
+        for slot, label in enumerate(self.label_set):
+            out[slot] = labels == label
+        out[-1] = ~np.isin(labels, self.label_set)
+        return out
+
+    def content_masks(self, shape_hw: tuple[int, int]) -> dict[str, tf.Tensor]:
+        """Current frame's slot masks, times the region, carried to every style layer."""
+        masks = self._slot_masks(self.frame.labels, shape_hw)
+        if self.frame.region is not None:
+            masks *= resize_to(self.frame.region, shape_hw)[None]
+        through = self.net.masks_through(masks, self.loss.style_layers)
+        return {k: tf.constant(v) for k, v in through.items()}
+
+    def style_targets(self, shape_hw: tuple[int, int]) -> dict[str, tf.Tensor]:
+        """Blended per-slot Gram targets {layer: (K, C, C)} for a content of ``shape_hw``."""
+        if shape_hw not in self._grams:
+            total = None
+            for weight, style in zip(self.blend, self.styles, strict=False):
+                hw = style_shape(style.shape[:2], shape_hw, self.config.style.style_scale)
+                feats = self.net(tf.constant(resize_to(style, hw)[None]), self.loss.style_layers)
+                if self.style_labels is None:
+                    masks = np.ones((len(self.label_set) + 1, *hw), np.float32)
+                else:
+                    masks = self._slot_masks(self.style_labels, hw)
+                    masks[-1] = 1.0  # fallback slot: the whole style image
+                through = self.net.masks_through(masks, self.loss.style_layers)
+                grams = {k: float(weight) * masked_grams(feats[k], tf.constant(through[k]))[0] for k in feats}
+                total = grams if total is None else {k: total[k] + grams[k] for k in grams}
+            self._grams[shape_hw] = total
+        return self._grams[shape_hw]
+
+    def laplacian(self, content: np.ndarray) -> tf.sparse.SparseTensor:
+        """M_I of ``content`` as a TF sparse tensor (the last one is cached)."""
+        key = hashlib.sha1(np.ascontiguousarray(content).tobytes() + str(content.shape).encode()).hexdigest()
+        if self._laplacian is None or self._laplacian[0] != key:
+            self._laplacian = (key, laplacian_to_tf_sparse(matting_laplacian(content, epsilon=self.settings.epsilon)))
+        return self._laplacian[1]
+
+    # ---- loss ----------------------------------------------------------------------
+    def _photoreal_step(self, x, content_target, style_targets, warped, weights, content_masks, laplacian,
+                        matting_weight):
+        lw = self.loss
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            image = x[None]
+            feats = self.net(image, (lw.content_layer, *lw.style_layers))
+            terms = {
+                "content": lw.content_weight * losses.content_loss(feats[lw.content_layer], content_target),
+                "style": lw.style_weight * segmented_style_loss(feats, content_masks, style_targets,
+                                                                self.layer_weights),
+                "tv": lw.tv_weight * losses.total_variation_loss(image),
+            }
+            d = tf.cast(tf.size(x), x.dtype)
+            terms["temporal"] = lw.temporal_weight * tf.reduce_sum(weights * tf.square(image - warped)) / d
+            terms["matting"] = matting_weight * losses.matting_loss(image, laplacian)
+            total = tf.add_n(list(terms.values()))
+        return total, terms, tape.gradient(total, x)
+
+    def loss_function(self, content: np.ndarray, temporal: Sequence[TemporalTarget] = (), *,
+                      matting_weight: float | None = None
+                      ) -> Callable[[np.ndarray], tuple[float, dict[str, float], np.ndarray]]:
+        """Objective of one image → (loss, terms, gradient); ``matting_weight`` λ (default: settings)."""
+        h, w = content.shape[:2]
+        lam = self.settings.matting_weight if matting_weight is None else matting_weight
+        content_target = self.content_target(content)
+        style_targets = self.style_targets((h, w))
+        masks = self.content_masks((h, w))
+        laplacian = self.laplacian(content)
+        warped = tf.constant(np.stack([t.warped for t in temporal]) if temporal
+                             else np.zeros((0, h, w, 3), np.float32), tf.float32)
+        weights = tf.constant(np.stack([t.weights[..., None] for t in temporal]) if temporal
+                              else np.zeros((0, h, w, 1), np.float32), tf.float32)
+        lam_t = tf.constant(lam, tf.float32)
+
+        def evaluate(x: np.ndarray):
+            total, terms, grad = self._step(tf.constant(x), content_target, style_targets, warped, weights,
+                                            masks, laplacian, lam_t)
+            return float(total), {k: float(v) for k, v in terms.items()}, grad.numpy()
+
+        return evaluate
+
+    # ---- drivers -------------------------------------------------------------------
+    def _run(self, content, init, iterations, temporal, callback, matting_weight, offset=0, total=None):
+        def report(step: Step) -> None:
+            if callback is not None:
+                callback(dataclasses.replace(step, iteration=step.iteration + offset,
+                                             iterations=total or step.iterations))
+        try:
+            return minimize(self.loss_function(content, temporal, matting_weight=matting_weight), init,
+                            self.config.optimizer, iterations=iterations, callback=report)
+        except (tf.errors.ResourceExhaustedError, MemoryError):
+            raise ResourceError(f"out of memory optimizing a {content.shape[1]}×{content.shape[0]} image: "
+                                "lower --size or use --device cpu") from None
+
+    def optimize(self, content: np.ndarray, init: np.ndarray, *, iterations: int,
+                 temporal: Sequence[TemporalTarget] = (), callback: Callable[[Step], None] | None = None
+                 ) -> Result:
+        """One size: Luan's stage 1 (no matting) then stage 2 (with it) from stage 1's result.
+
+        Without ``photoreal.enabled`` only the segmented style (no matting term) runs.
+        """
+        if not self.settings.enabled or self.settings.matting_weight == 0:
+            return self._run(content, init, iterations, temporal, callback, 0.0)
+        first = round(iterations * self.settings.stage1_fraction)
+        first = min(first, iterations - 1)
+        stage1 = None
+        if first > 0:
+            stage1 = self._run(content, init, first, temporal, callback, 0.0, 0, iterations)
+            init = stage1.image
+        stage2 = self._run(content, init, iterations - first, temporal, callback, None,
+                           stage1.iterations if stage1 else 0, iterations)
+        if stage1 is None:
+            return stage2
+        return Result(stage2.image, stage1.iterations + stage2.iterations, stage2.loss, stage2.terms,
+                      stage1.seconds + stage2.seconds, stage2.stopped_early, stage1.history + stage2.history)
+
+    def stylize(self, content: np.ndarray, *, init: np.ndarray | None = None, iterations: int | None = None,
+                callback: Callable[[Step], None] | None = None) -> Result:
+        """Coarse-to-fine: coarser levels run the segmented style only, the full size both stages."""
+        opt = self.config.optimizer
+        shapes = pyramid_shapes(content.shape[:2], opt.pyramid)
+        budgets = opt.level_iterations(iterations or opt.iterations)[-len(shapes):]
+        current = self.initial_image(content) if init is None else init
+        result = None
+        for level, (hw, budget) in enumerate(zip(shapes, budgets, strict=False), start=1):
+            def report(step: Step, level=level):
+                if callback is not None:
+                    callback(dataclasses.replace(step, level=level, levels=len(shapes)))
+
+            level_content = resize_to(content, hw)
+            if level < len(shapes):
+                result = self._run(level_content, resize_to(current, hw), budget, (), report, 0.0)
+            else:
+                result = self.optimize(level_content, resize_to(current, hw), iterations=budget, callback=report)
+            current = result.image
+        return self.finish(result, content)
+
+    def finish(self, result: Result, content: np.ndarray) -> Result:
+        """Colour preservation, optional closed-form smoothing, then the region blend."""
+        result = super().finish(result, content)
+        if self.settings.smooth:
+            result.image = smooth_affine(result.image, content, lam=self.settings.smooth_lambda,
+                                         epsilon=self.settings.epsilon)
+        if self.frame.region is not None:
+            if self.frame.region.shape != content.shape[:2]:
+                raise InputError(f"region mask is {self.frame.region.shape[1]}×{self.frame.region.shape[0]} "
+                                 f"but the frame is {content.shape[1]}×{content.shape[0]}")
+            result.image = blend_region(result.image, content, self.frame.region)
+        return result
+
+
+def wants_photoreal(config: Config, masks: MaskOptions | None) -> bool:
+    """True when the run needs :class:`PhotorealStylizer` (photoreal, masks or a region)."""
+    return config.photoreal.enabled or (masks is not None and (masks.label_source is not None
+                                                               or masks.region is not None))
+
+
+def make_stylizer(styles: Sequence[np.ndarray], config: Config, *, track: MaskTrack | None = None,
+                  color_reference: np.ndarray | None = None) -> Stylizer:
+    """A plain :class:`Stylizer`, or a :class:`PhotorealStylizer` when photoreal/masks ask for it."""
+    if not wants_photoreal(config, None if track is None else track.options):
+        return Stylizer(styles, config, color_reference=color_reference)
+    return PhotorealStylizer(styles, config, style_labels=None if track is None else track.style_labels,
+                             color_reference=color_reference)
+
+
+def stylize_photoreal_image(content: np.ndarray, styles: Sequence[np.ndarray], config: Config,
+                            masks: MaskOptions | None = None, *,
+                            callback: Callable[[Step], None] | None = None) -> Result:
+    """Stylize one image (working size) with photoreal settings, masks and region.
+
+    Raises
+    ------
+    OptionError, InputError, segmentation.SegmentationError
+        Contradicting options, unreadable or mismatched masks, a bad GrabCut rectangle.
+    """
+    track = None
+    if masks is not None:
+        track = MaskTrack(masks, [lambda: content], styles[0] if styles else None, seed=config.optimizer.seed)
+    stylizer = make_stylizer(styles, config, track=track, color_reference=content)
+    if isinstance(stylizer, PhotorealStylizer) and track is not None:
+        stylizer.set_frame(track.frame_masks(0, feather=config.photoreal.region_feather))
+    return stylizer.stylize(content, callback=callback)
