@@ -49,7 +49,10 @@ def masks_command(source: Path, output: Path, auto_k: int | None, style: Path | 
         raise OptionError("give either --auto K --style STYLE or --grabcut x,y,w,h")
     if auto_k is not None and style is None:
         raise OptionError("--auto needs --style STYLE: the labels are shared between content and style")
-    options = MaskOptions(content_masks="auto" if auto_k else None, auto_k=auto_k, grabcut=grabcut_rect)
+    if auto_k is not None:
+        options, kind = MaskOptions(content_masks="auto", auto_k=auto_k), "labels"
+    else:  # GrabCut alone: its foreground/background map (blue 0, green 1)
+        options, kind = MaskOptions(grabcut=grabcut_rect, region="grabcut"), "region"
     prepare_output_dir(output)
     style_image = load_image(style, max_side=2 * size) if style is not None else None
 
@@ -57,7 +60,7 @@ def masks_command(source: Path, output: Path, auto_k: int | None, style: Path | 
         content = load_image(source, max_side=size)
         track = MaskTrack(options, [lambda: content], style_image, folder=None)
         frames = 1
-        labels = [track.labels(0)]
+        labels = [track.labels(0, kind)]
         from segmentation import write_mask
 
         write_mask(output / "frame_00001.png", labels[0])
@@ -76,8 +79,8 @@ def masks_command(source: Path, output: Path, auto_k: int | None, style: Path | 
                               flow=(lambda i: (store.backward(i, i - 1), store.reliability(i, i - 1))),
                               folder=Path(tmp) / "masks")
             for i in range(len(inputs)):
-                track.labels(i)
-            for path in sorted((Path(tmp) / "masks" / "labels").glob("frame_*.png")):
+                track.labels(i, kind)
+            for path in sorted((Path(tmp) / "masks" / kind).glob("frame_*.png")):
                 (output / path.name).write_bytes(path.read_bytes())
             frames = len(inputs)
     if auto_k is not None:
