@@ -148,8 +148,8 @@ def shot_report(output: Path, *, name: str | None = None, status: str | None = N
     ws = Workspace(Path(output))
     inputs = sorted(ws.input_dir.glob("frame_*.png")) if ws.input_dir.is_dir() else []
     count = len(inputs)
-    frames = [ws.frame_path(ws.frames_dir, i) for i in range(count)]
-    finished = sum(p.is_file() for p in frames)
+    stylized = [ws.frame_path(ws.frames_dir, i) for i in range(count)]
+    finished = sum(p.is_file() for p in stylized)
     marker = _read_json(ws.root / "done.json")
     if status is None:
         status = "done" if marker else ("incomplete" if finished < count or not count else "frames only")
@@ -158,7 +158,7 @@ def shot_report(output: Path, *, name: str | None = None, status: str | None = N
                         finished=finished, log=_last_records(ws.read_log()),
                         video=(marker or {}).get("video"))
     if count > 1 and finished == count:
-        report.temporal = temporal_errors(frames, ws.flow_dir)
+        report.temporal = temporal_errors(stylized, ws.flow_dir)
     if count > 1:
         report.temporal_input = temporal_errors(inputs, ws.flow_dir)
     return report
