@@ -297,6 +297,7 @@ def compute_flows(
     cache_dir: Path | None = None,
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    pairs: Sequence[tuple[int, int]] | None = None,
 ) -> FlowStore:
     """Make every flow and reliability map a video job needs.
 
@@ -324,6 +325,9 @@ def compute_flows(
         Worker processes; default ``os.cpu_count()``. 1 runs in this process.
     progress : callable, optional
         ``progress(done, total)`` in this process after each finished pair.
+    pairs : sequence of (i, j), optional
+        Exactly these 0-based pairs (i < j) instead of all pairs of ``offsets``, e.g.
+        one chunk of a clip's pairs per task of a Dask batch.
 
     Returns
     -------
@@ -336,8 +340,10 @@ def compute_flows(
         Bad offsets or jobs, missing or unreadable frames, frames of different sizes.
     """
     paths = [Path(p) for p in frame_paths]
-    if not offsets or any(int(o) != o or o < 1 for o in offsets):
+    if pairs is None and (not offsets or any(int(o) != o or o < 1 for o in offsets)):
         raise FlowError(f"flow offsets must be positive integers; got {list(offsets)}")
+    if pairs is not None and any(not 0 <= i < j < len(paths) for i, j in pairs):
+        raise FlowError(f"flow pairs must be (i, j) with 0 <= i < j < {len(paths)}; got {list(pairs)}")
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
     if jobs < 1:
         raise FlowError(f"jobs must be at least 1; got {jobs}")
@@ -346,11 +352,9 @@ def compute_flows(
         raise FlowError(f"frame {missing[0]} does not exist ({len(missing)} missing frames)")
     flow_dir = Path(flow_dir)
     flow_dir.mkdir(parents=True, exist_ok=True)
-    pairs = [
-        _Pair(i, i + o, str(paths[i]), str(paths[i + o]))
-        for o in sorted({int(o) for o in offsets})
-        for i in range(len(paths) - o)
-    ]
+    if pairs is None:
+        pairs = [(i, i + o) for o in sorted({int(o) for o in offsets}) for i in range(len(paths) - o)]
+    pairs = [_Pair(i, j, str(paths[i]), str(paths[j])) for i, j in pairs]
     manifest_path = flow_dir / MANIFEST_NAME
     manifest = _load_manifest(manifest_path)
     cache = str(cache_dir) if cache_dir is not None else None

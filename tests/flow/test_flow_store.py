@@ -132,3 +132,12 @@ def test_bad_inputs(tmp_path, frames, clip, write_frames):
         compute_flows([frames[0], tmp_path / "junk.png"], tmp_path / "f", jobs=1)
     with pytest.raises(FlowError, match="does not exist"):
         FlowStore(tmp_path / "empty").backward(1, 0)
+
+
+def test_explicit_pairs_compute_only_those(tmp_path, frames):
+    store = compute_flows(frames, tmp_path / "f", pairs=[(0, 2)], jobs=1)
+    names = {p.name for p in (tmp_path / "f").iterdir()}
+    assert {"forward_1_3.flo", "backward_3_1.flo", "reliable_3_1.pgm", "reliable_1_3.pgm"} <= names
+    assert "forward_1_2.flo" not in names and store.stats.total == 1
+    with pytest.raises(FlowError, match="pairs"):
+        compute_flows(frames, tmp_path / "g", pairs=[(2, 1)], jobs=1)

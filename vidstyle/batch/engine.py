@@ -250,21 +250,15 @@ def _flow_task(prepared: dict[str, Any], shot: Shot, pairs: Sequence[tuple[int, 
     """Compute a chunk of the shot's flow pairs into its flow folder (skips valid ones)."""
     if not prepared["ok"]:
         return prepared
-    # One pair at a time through flow.store's worker function: the same files, names,
-    # cache entries and skipping of valid pairs as compute_flows, for a subset of pairs.
-    from flow.store import FlowSettings, _Pair, _process_pair
+    from flow.store import FlowSettings, compute_flows
+    from vidstyle.workspace import default_cache_dir
 
-    if cache_dir is None:
-        from vidstyle.video import default_cache_dir
-
-        cache_dir = default_cache_dir()
-    inputs = prepared["inputs"]
-    settings = FlowSettings.create(shot.config.video.flow_method)
+    inputs = [Path(p) for p in prepared["inputs"]]
     _event(shot.name, "flow", pairs=len(pairs))
     try:
-        for i, j in pairs:
-            if j < len(inputs):
-                _process_pair(_Pair(i, j, inputs[i], inputs[j]), settings, prepared["flow_dir"], str(cache_dir), None)
+        compute_flows(inputs, Path(prepared["flow_dir"]), settings=FlowSettings.create(shot.config.video.flow_method),
+                      cache_dir=cache_dir or default_cache_dir(), jobs=1,
+                      pairs=[(i, j) for i, j in pairs if j < len(inputs)])
     except _user_errors() as exc:
         return {"ok": False, "error": str(exc)}
     return {"ok": True}
