@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import queue
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -39,6 +38,7 @@ from typing import Any
 from vidstyle.batch.jobfile import Batch, Shot
 from vidstyle.errors import OptionError, VidstyleError
 from vidstyle.images import write_atomic
+from vidstyle.quiet import native_stderr_silenced
 
 logger = logging.getLogger(__name__)
 
@@ -171,26 +171,11 @@ def is_finished(shot: Shot, key: str | None = None) -> bool:
 
 
 # ---- tasks (run on the workers) ---------------------------------------------------------
-@contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null (TensorFlow prints banners before reading
-    TF_CPP_MIN_LOG_LEVEL), as :func:`vidstyle.cli.native_stderr_silenced` does for the CLI."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 @functools.cache
 def _tensorflow_ready(device: str, threads: int | None) -> str:
     """Configure TensorFlow once per worker process (threads, device, determinism)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _native_stderr_silenced():  # TensorFlow's C++ start-up banners, once per worker
+    with native_stderr_silenced():  # TensorFlow's C++ start-up banners, once per worker
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")

@@ -5,7 +5,6 @@ Errors the user can fix become one line on stderr and exit status 2, never a tra
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -14,6 +13,7 @@ import click
 
 from vidstyle import __version__
 from vidstyle.errors import VidstyleError
+from vidstyle.quiet import native_stderr_silenced
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -37,26 +37,6 @@ def cli(verbose: int) -> None:
     """Offline video style transfer: Gatys, Ruder (video) and Luan (photoreal)."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-
-
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """Park file descriptor 2 while TensorFlow's C++ side prints its start-up notes.
-
-    TensorFlow writes absl/oneDNN/CUDA banners before it reads TF_CPP_MIN_LOG_LEVEL, so
-    the only way to keep the terminal to progress bars and one-line errors is to point
-    fd 2 at /dev/null around the import and the device probe.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def start_tensorflow(device: str) -> str:
