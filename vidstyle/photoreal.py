@@ -52,7 +52,7 @@ from vidstyle.images import resize_to
 from vidstyle.matting import laplacian_to_tf_sparse, matting_laplacian, smooth_affine
 from vidstyle.optimize import Result, Step, minimize
 from vidstyle.regions import MaskOptions, MaskTrack
-from vidstyle.stylize import Stylizer, TemporalTarget, pyramid_shapes, style_shape
+from vidstyle.stylize import Stylizer, TemporalTarget, pyramid_shapes
 
 logger = logging.getLogger(__name__)
 
@@ -221,23 +221,15 @@ class PhotorealStylizer(Stylizer):
         through = self.net.masks_through(masks, self.loss.style_layers)
         return {k: tf.constant(v) for k, v in through.items()}
 
-    def style_targets(self, shape_hw: tuple[int, int]) -> dict[str, tf.Tensor]:
-        """Blended per-slot Gram targets {layer: (K, C, C)} for a content of ``shape_hw``."""
-        if shape_hw not in self._grams:
-            total = None
-            for weight, style in zip(self.blend, self.styles, strict=False):
-                hw = style_shape(style.shape[:2], shape_hw, self.config.style.style_scale)
-                feats = self.net(tf.constant(resize_to(style, hw)[None]), self.loss.style_layers)
-                if self.style_labels is None:
-                    masks = np.ones((len(self.label_set) + 1, *hw), np.float32)
-                else:
-                    masks = self._slot_masks(self.style_labels, hw)
-                    masks[-1] = 1.0  # fallback slot: the whole style image
-                through = self.net.masks_through(masks, self.loss.style_layers)
-                grams = {k: float(weight) * masked_grams(feats[k], tf.constant(through[k]))[0] for k in feats}
-                total = grams if total is None else {k: total[k] + grams[k] for k in grams}
-            self._grams[shape_hw] = total
-        return self._grams[shape_hw]
+    def _style_grams(self, feats: dict[str, tf.Tensor], style_hw: tuple[int, int]) -> dict[str, tf.Tensor]:
+        """Per-slot Gram targets {layer: (K, C, C)} of one style image (blended by the base class)."""
+        if self.style_labels is None:
+            masks = np.ones((len(self.label_set) + 1, *style_hw), np.float32)
+        else:
+            masks = self._slot_masks(self.style_labels, style_hw)
+            masks[-1] = 1.0  # fallback slot: the whole style image
+        through = self.net.masks_through(masks, self.loss.style_layers)
+        return {k: masked_grams(feats[k], tf.constant(through[k]))[0] for k in feats}
 
     def laplacian(self, content: np.ndarray) -> tf.sparse.SparseTensor:
         """M_I of ``content`` as a TF sparse tensor (the last one is cached)."""

@@ -109,10 +109,14 @@ class Stylizer:
             for weight, style in zip(self.blend, self.styles, strict=False):
                 hw = style_shape(style.shape[:2], shape_hw, self.config.style.style_scale)
                 feats = self.net(tf.constant(resize_to(style, hw)[None]), self.loss.style_layers)
-                grams = {k: float(weight) * losses.gram_matrix(v) for k, v in feats.items()}
+                grams = {k: float(weight) * g for k, g in self._style_grams(feats, hw).items()}
                 total = grams if total is None else {k: total[k] + grams[k] for k in grams}
             self._grams[shape_hw] = total
         return self._grams[shape_hw]
+
+    def _style_grams(self, feats: dict[str, tf.Tensor], style_hw: tuple[int, int]) -> dict[str, tf.Tensor]:
+        """Gram targets of one style image's features (subclasses mask them per label)."""
+        return {k: losses.gram_matrix(v) for k, v in feats.items()}
 
     def content_target(self, content: np.ndarray) -> tf.Tensor:
         return self.net(tf.constant(content[None]), (self.loss.content_layer,))[self.loss.content_layer]
