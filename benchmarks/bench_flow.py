@@ -32,6 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import skimage.data
+from results_file import write_section
 
 from flow.backends import estimate_flow
 from flow.synthetic import Motion, render_clip
@@ -141,21 +142,6 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(results: Path, body: str) -> None:
-    """Replace (or append) the '## Optical flow' section, keeping every other section."""
-    text = results.read_text() if results.exists() else "# Benchmark results\n"
-    start = text.find(SECTION + "\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        tail = text[end + 1 :] if end != -1 else ""
-        text = text[:start] + body + ("\n" + tail if tail else "")
-    temp = results.with_suffix(".tmp")
-    temp.write_text(text.rstrip("\n") + "\n")
-    os.replace(temp, results)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
@@ -180,7 +166,7 @@ def main() -> None:
             "of one pair, grayscale conversion included.\n\n"
             f"{table(rows)}\n"
         )
-        write_section(args.results, body)
+        write_section(args.results, SECTION, body)
 
 
 if __name__ == "__main__":

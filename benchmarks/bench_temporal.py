@@ -65,6 +65,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import skimage.data  # noqa: E402
+from results_file import cpu_model, write_section  # noqa: E402  (benchmarks/ is sys.path[0])
 
 SHARED_DATA = REPO.parent / "shared" / "data"
 OUT = REPO / "benchmarks" / "out" / "temporal"
@@ -367,31 +368,6 @@ def summary(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def write_section(results: Path, body: str) -> None:
-    """Replace (or append) the '## Temporal consistency' section, keeping every other section."""
-    text = results.read_text() if results.exists() else "# Benchmark results\n"
-    start = text.find(SECTION + "\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        tail = text[end + 1:] if end != -1 else ""
-        text = text[:start] + body + ("\n" + tail if tail else "")
-    temp = results.with_suffix(".tmp")
-    temp.write_text(text.rstrip("\n") + "\n")
-    os.replace(temp, results)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=96, help="long side of the frames (px)")
@@ -452,7 +428,7 @@ def main() -> None:
         "(flow, graph tracing and all passes included) / frames.\n\n"
         f"{main_table}\n\n{summary_table}\n\n{reading}"
     )
-    write_section(RESULTS, body)
+    write_section(RESULTS, SECTION, body)
     log(f"wrote {SECTION!r} in {RESULTS.relative_to(REPO)}")
 
 
