@@ -7,6 +7,7 @@ Layout of ``OUTDIR``::
     flow/                flows + reliability maps (artistic-videos names)
     pass01/ pass02/ …    multi-pass intermediates (multi-pass runs only)
     frames/              final stylized frames (frame_00001.png …)
+    masks/               per-frame labels/regions of --photoreal/--region runs
     log.jsonl            one JSON line per finished frame (iterations, losses, seconds)
     <name>.mp4           the encoded video
 
@@ -30,7 +31,7 @@ from vidstyle.images import output_error, prepare_output_dir, write_atomic
 SETTINGS_FILE = "settings.json"
 LOG_FILE = "log.jsonl"
 FRAME_PATTERN = "frame_{:05d}.png"
-GENERATED = ("frames", "input", "flow", "settings.json", "log.jsonl")
+GENERATED = ("frames", "input", "flow", "masks", "settings.json", "log.jsonl", "done.json")
 
 
 @dataclass(frozen=True)
