@@ -106,8 +106,8 @@ class FrameSelection:
         """
         if self.start >= frame_count:
             raise OptionError(
-                f"start frame {self.start} is past the end of the source ({frame_count} "
-                f"frames, numbered from 0); choose a start below {frame_count}"
+                f"--start {self.start + 1} is past the end of the source ({frame_count} frames): "
+                f"choose --start between 1 and {frame_count}"
             )
         end = frame_count if self.end is None else min(self.end, frame_count)
         return range(self.start, end, self.every)
