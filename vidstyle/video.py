@@ -38,7 +38,7 @@ from vidstyle.photoreal import wants_photoreal
 from vidstyle.regions import MaskOptions
 from vidstyle.stylize import Stylizer, TemporalTarget, load_style_images
 from vidstyle.temporal import multipass_init, temporal_target, temporal_targets, warped_init
-from vidstyle.workspace import Workspace, default_cache_dir
+from vidstyle.workspace import Workspace, check_not_inside, default_cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +134,7 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
     styles_probe = [p for p in job.styles if not Path(p).is_file()]
     if styles_probe:
         raise InputError(f"style image '{styles_probe[0]}' not found: check the STYLE argument")
+    check_not_inside(job.output, job.source)
     ws = Workspace(job.output)
     resuming = ws.claim(job_settings(job, config, source), overwrite=overwrite)
 

@@ -200,6 +200,8 @@ def test_bad_inputs(tmp_path, clip_dir, style_file):
         render_video(VideoJob(mixed, (style_file,), tmp_path / "o3"), config)
     with pytest.raises(InputError, match="style"):
         render_video(VideoJob(clip_dir, (tmp_path / "nostyle.png",), tmp_path / "o4"), config)
+    with pytest.raises(OutputError, match="input folder"):
+        render_video(VideoJob(clip_dir, (style_file,), clip_dir), config)
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(OutputError, match="cannot write"):
