@@ -99,7 +99,8 @@ def _bad_cases(tmp_path, content, style):
         "bad list": (["image", str(content), str(style), "-o", out, "--style-blend", "a,b"], "comma-separated"),
         "bad blend count": (["image", str(content), str(style), "-o", out, "--style-blend", "1,2", *FAST],
                             "one weight per style"),
-        "unwritable output": (["image", str(content), str(style), "-o", str(blocker / "sub" / "o.png")], "cannot write"),
+        "unwritable output": (["image", str(content), str(style), "-o", str(blocker / "sub" / "o.png")],
+                              "cannot write"),
         "bad extension": (["image", str(content), str(style), "-o", str(tmp_path / "o.txt")], "extension"),
     }
 

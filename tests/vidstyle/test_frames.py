@@ -104,7 +104,7 @@ def test_folder_mixed_sizes_names_odd_file(tmp_path):
 def test_folder_corrupt_frame_detected_up_front(tmp_path):
     folder = _write_folder(tmp_path / "f", colours=COLOURS[:2])
     (folder / "f3.png").write_bytes(b"\x00" * 23)
-    with pytest.raises(InputError, match="f3.png"):
+    with pytest.raises(InputError, match=r"f3\.png"):
         open_frames(folder)
 
 

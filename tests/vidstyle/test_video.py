@@ -107,7 +107,7 @@ def test_resume_after_interrupt_gives_identical_frames(tmp_path, clip_dir, style
     assert len(list((tmp_path / "part" / "frames").glob("*.png"))) == 2
     resumed = render_video(job, config)
     assert resumed.resumed_frames == 2
-    for a, b in zip(full.frames, resumed.frames):
+    for a, b in zip(full.frames, resumed.frames, strict=True):
         assert a.read_bytes() == b.read_bytes()
 
 
