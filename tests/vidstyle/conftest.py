@@ -31,3 +31,31 @@ def deterministic_tensorflow():
     from vidstyle.device import configure_device
 
     configure_device("auto")
+
+
+@pytest.fixture
+def cli_fails(capfd):
+    """Run ``vidstyle ARGS`` expecting an exit; returns (exit code, stdout, stderr)."""
+    from vidstyle.cli import main
+
+    def run(*args: str):
+        with pytest.raises(SystemExit) as exit_info:
+            main(list(args))
+        out, err = capfd.readouterr()
+        return exit_info.value.code, out, err
+
+    return run
+
+
+@pytest.fixture
+def cli_ok():
+    """Run ``vidstyle ARGS`` expecting success (click exits 0 after --version/--help)."""
+    from vidstyle.cli import main
+
+    def run(*args: str) -> None:
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+
+    return run

@@ -5,21 +5,6 @@ import numpy as np
 import pytest
 
 from vidstyle import __version__
-from vidstyle.cli import main
-
-
-def run(capfd, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capfd.readouterr()
-    return exit_info.value.code, out, err
-
-
-def run_ok(*args):
-    try:
-        main(list(args))
-    except SystemExit as exc:  # click exits 0 after --version/--help
-        assert exc.code in (0, None)
 
 
 @pytest.fixture
@@ -33,15 +18,15 @@ def files(tmp_path, content64, style64):
 FAST = ("--size", "48", "--iterations", "3", "--pyramid", "1")
 
 
-def test_version(capfd):
-    run_ok("--version")
+def test_version(capfd, cli_ok):
+    cli_ok("--version")
     assert __version__ in capfd.readouterr().out
 
 
-def test_writes_valid_png_and_intermediates(tmp_path, files, capfd):
+def test_writes_valid_png_and_intermediates(tmp_path, files, capfd, cli_ok):
     content, style = files
     out = tmp_path / "out.png"
-    run_ok("image", str(content), str(style), "-o", str(out), *FAST, "--save-every", "2")
+    cli_ok("image", str(content), str(style), "-o", str(out), *FAST, "--save-every", "2")
     image = cv2.imread(str(out))
     assert image is not None and max(image.shape[:2]) == 48
     assert list(tmp_path.glob("out.level1.iter00002.png"))
@@ -50,15 +35,15 @@ def test_writes_valid_png_and_intermediates(tmp_path, files, capfd):
     assert "wrote" in captured.out and "Traceback" not in captured.err
 
 
-def test_cli_is_deterministic(tmp_path, files):
+def test_cli_is_deterministic(tmp_path, files, cli_ok):
     content, style = files
     for name in ("a.png", "b.png"):
-        run_ok("image", str(content), str(style), "-o", str(tmp_path / name), *FAST, "--init", "random", "--seed", "3")
+        cli_ok("image", str(content), str(style), "-o", str(tmp_path / name), *FAST, "--init", "random", "--seed", "3")
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
 
 
 @pytest.mark.parametrize("kind", ["gray", "rgba", "16bit"])
-def test_odd_but_valid_inputs_are_converted(tmp_path, files, kind, content64):
+def test_odd_but_valid_inputs_are_converted(tmp_path, files, kind, content64, cli_ok):
     _, style = files
     image = (content64[..., ::-1] * 255).astype(np.uint8)
     if kind == "gray":
@@ -70,7 +55,7 @@ def test_odd_but_valid_inputs_are_converted(tmp_path, files, kind, content64):
     path = tmp_path / f"{kind}.png"
     cv2.imwrite(str(path), image)
     out = tmp_path / f"out_{kind}.png"
-    run_ok("image", str(path), str(style), "-o", str(out), *FAST)
+    cli_ok("image", str(path), str(style), "-o", str(out), *FAST)
     assert cv2.imread(str(out)).shape[2] == 3
 
 
@@ -110,9 +95,9 @@ CASES = ["missing content", "empty content", "corrupt style", "tiny content", "h
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_input_one_line_exit_2(tmp_path, files, capfd, case):
+def test_bad_input_one_line_exit_2(tmp_path, files, cli_fails, case):
     args, needle = _bad_cases(tmp_path, *files)[case]
-    code, _, err = run(capfd, *args, *FAST[2:])  # tiny budget in case a check came too late
+    code, _, err = cli_fails(*args, *FAST[2:])  # tiny budget in case a check came too late
     assert code == 2
     assert "Traceback" not in err
     lines = [line for line in err.strip().splitlines() if line.strip()]

@@ -5,21 +5,6 @@ import numpy as np
 import pytest
 
 from segmentation import read_mask
-from vidstyle.cli import main
-
-
-def run(capfd, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capfd.readouterr()
-    return exit_info.value.code, out, err
-
-
-def run_ok(*args):
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        assert exc.code in (0, None)
 
 
 @pytest.fixture
@@ -30,21 +15,21 @@ def files(tmp_path, content64, style64):
     return content, style
 
 
-def test_masks_auto_for_image_and_grabcut_for_folder(tmp_path, files, content64):
+def test_masks_auto_for_image_and_grabcut_for_folder(tmp_path, files, content64, cli_ok):
     content, style = files
-    run_ok("masks", str(content), "-o", str(tmp_path / "auto"), "--auto", "2", "--style", str(style), "--size", "64")
+    cli_ok("masks", str(content), "-o", str(tmp_path / "auto"), "--auto", "2", "--style", str(style), "--size", "64")
     labels = read_mask(tmp_path / "auto" / "frame_00001.png")
     assert labels.shape == content64.shape[:2] and (tmp_path / "auto" / "style.png").is_file()
     folder = tmp_path / "frames"
     folder.mkdir()
     for k in range(3):
         cv2.imwrite(str(folder / f"f{k + 1}.png"), np.roll(cv2.imread(str(content)), k, axis=1))
-    run_ok("masks", str(folder), "-o", str(tmp_path / "gc"), "--grabcut", "10,8,40,30", "--size", "64")
+    cli_ok("masks", str(folder), "-o", str(tmp_path / "gc"), "--grabcut", "10,8,40,30", "--size", "64")
     written = sorted((tmp_path / "gc").glob("frame_*.png"))
     assert len(written) == 3 and set(np.unique(read_mask(written[2]))) <= {0, 1}
 
 
-def test_bad_inputs_one_line_exit_2(tmp_path, files, capfd):
+def test_bad_inputs_one_line_exit_2(tmp_path, files, cli_fails):
     content, style = files
     bad_colour = tmp_path / "bad.png"
     cv2.imwrite(str(bad_colour), np.full((48, 64, 3), (40, 90, 200), np.uint8))
@@ -63,7 +48,7 @@ def test_bad_inputs_one_line_exit_2(tmp_path, files, capfd):
         ("masks", str(content), "-o", str(tmp_path / "m"), "--auto", "3"),
     ]
     for args in cases:
-        code, _, err = run(capfd, *args)
+        code, _, err = cli_fails(*args)
         assert code == 2, (args, err)
         last = err.strip().splitlines()[-1]
         assert "Traceback" not in err and last.startswith(("vidstyle: error:", "Error:")), err
