@@ -19,7 +19,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from vidstyle.encode import encode_video
 from vidstyle.errors import InputError
 from vidstyle.frames import FrameSelection, FrameSource, extract_frames, load_frame_file, open_frames
 from vidstyle.images import save_image, write_atomic
-from vidstyle.optimize import Step
+from vidstyle.optimize import Result, Step
 from vidstyle.photoreal import wants_photoreal
 from vidstyle.regions import MaskOptions
 from vidstyle.stylize import Stylizer, TemporalTarget, load_style_images
@@ -203,69 +203,66 @@ class _Renderer:
     def _on_step(self, i: int):
         return lambda step: self.progress.step(i, step)
 
-    # ---- single pass ----------------------------------------------------------------
-    def single_pass(self, folder: Path) -> int:
-        opt, video = self.config.optimizer, self.config.video
+    def _render(self, folder: Path, order: Sequence[int], pass_number: int,
+                optimize_frame: Callable[[int, np.ndarray], Result]) -> int:
+        """Optimize the frames of ``order`` not yet in ``folder``; returns how many were there."""
         done = self._done(folder)
-        self.progress.stage("frames", self.n)
-        self.progress.advance(len(done), self.n)
-
-        def stylized(k: int) -> np.ndarray:
-            return load_frame_file(self.ws.frame_path(folder, k))  # the saved bytes, for exact resume
-
-        for i in range(self.n):
+        finished = len(done)
+        self.progress.advance(finished, self.n)
+        for i in order:
             if i in done:
                 continue
             t0 = time.perf_counter()
             content = self.content(i)
             if self.on_frame is not None:
                 self.on_frame(i)
-            if i == 0:
-                result = self.stylizer.stylize(content, iterations=opt.first_iterations or opt.iterations,
-                                               callback=self._on_step(i))
-            else:
-                init = warped_init(stylized(i - 1), self.store.backward(i, i - 1), content)
-                targets = (temporal_targets(i, stylized, self.store, video.long_term)
-                           if self.config.loss.temporal_weight > 0 else [])
-                result = self.stylizer.optimize(content, init, iterations=opt.iterations, temporal=targets,
-                                                callback=self._on_step(i))
-                result = self.stylizer.finish(result, content)
-            self._finish(folder, i, result, 1, time.perf_counter() - t0)
-            self.progress.advance(i + 1, self.n)
+            self._finish(folder, i, optimize_frame(i, content), pass_number, time.perf_counter() - t0)
+            finished += 1
+            self.progress.advance(finished, self.n)
         return len(done)
 
     def _done(self, folder: Path) -> set[int]:
         return {i for i in range(self.n) if self.ws.frame_path(folder, i).is_file()}
+
+    # ---- single pass ----------------------------------------------------------------
+    def single_pass(self, folder: Path) -> int:
+        opt, video = self.config.optimizer, self.config.video
+
+        def stylized(k: int) -> np.ndarray:
+            return load_frame_file(self.ws.frame_path(folder, k))  # the saved bytes, for exact resume
+
+        def optimize_frame(i: int, content: np.ndarray) -> Result:
+            if i == 0:
+                return self.stylizer.stylize(content, iterations=opt.first_iterations or opt.iterations,
+                                             callback=self._on_step(i))
+            init = warped_init(stylized(i - 1), self.store.backward(i, i - 1), content)
+            targets = (temporal_targets(i, stylized, self.store, video.long_term)
+                       if self.config.loss.temporal_weight > 0 else [])
+            result = self.stylizer.optimize(content, init, iterations=opt.iterations, temporal=targets,
+                                            callback=self._on_step(i))
+            return self.stylizer.finish(result, content)
+
+        self.progress.stage("frames", self.n)
+        return self._render(folder, range(self.n), 1, optimize_frame)
 
     # ---- multi-pass -----------------------------------------------------------------
     def multi_pass(self) -> int:
         video, opt = self.config.video, self.config.optimizer
         resumed = 0
         for number in range(1, video.passes + 1):
-            folder = self.ws.pass_dir(number)
-            done = self._done(folder)
-            resumed += len(done)
+            folder, previous = self.ws.pass_dir(number), self.ws.pass_dir(number - 1)
             forward = number % 2 == 1
-            order = range(self.n) if forward else range(self.n - 1, -1, -1)
-            self.progress.stage(f"pass {number}/{video.passes}", self.n)
-            self.progress.advance(len(done), self.n)
-            previous = self.ws.pass_dir(number - 1)
-            finished = len(done)
-            for i in order:
-                if i in done:
-                    continue
-                t0 = time.perf_counter()
-                content = self.content(i)
-                if self.on_frame is not None:
-                    self.on_frame(i)
+
+            def optimize_frame(i: int, content: np.ndarray, number=number, forward=forward, folder=folder,
+                               previous=previous) -> Result:
                 if number == 1:
                     # Pass 1: frames independent of each other (Ruder 2018, sec. 3.3).
-                    result = self.stylizer.stylize(content, iterations=opt.iterations, callback=self._on_step(i))
-                else:
-                    result = self._refine(i, number, forward, folder, previous, content)
-                self._finish(folder, i, result, number, time.perf_counter() - t0)
-                finished += 1
-                self.progress.advance(finished, self.n)
+                    return self.stylizer.stylize(content, iterations=opt.iterations, callback=self._on_step(i))
+                return self._refine(i, number, forward, folder, previous, content)
+
+            self.progress.stage(f"pass {number}/{video.passes}", self.n)
+            order = range(self.n) if forward else range(self.n - 1, -1, -1)
+            resumed += self._render(folder, order, number, optimize_frame)
         last = self.ws.pass_dir(video.passes)
         self.ws.frames_dir.mkdir(parents=True, exist_ok=True)
         for i in range(self.n):
