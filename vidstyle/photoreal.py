@@ -52,7 +52,7 @@ from vidstyle.images import resize_to
 from vidstyle.matting import laplacian_to_tf_sparse, matting_laplacian, smooth_affine
 from vidstyle.optimize import Result, Step, minimize
 from vidstyle.regions import MaskOptions, MaskTrack
-from vidstyle.stylize import Stylizer, TemporalTarget, pyramid_shapes
+from vidstyle.stylize import Stylizer, TemporalTarget
 
 logger = logging.getLogger(__name__)
 
@@ -316,26 +316,12 @@ class PhotorealStylizer(Stylizer):
         return Result(stage2.image, stage1.iterations + stage2.iterations, stage2.loss, stage2.terms,
                       stage1.seconds + stage2.seconds, stage2.stopped_early, stage1.history + stage2.history)
 
-    def stylize(self, content: np.ndarray, *, init: np.ndarray | None = None, iterations: int | None = None,
-                callback: Callable[[Step], None] | None = None) -> Result:
-        """Coarse-to-fine: coarser levels run the segmented style only, the full size both stages."""
-        opt = self.config.optimizer
-        shapes = pyramid_shapes(content.shape[:2], opt.pyramid)
-        budgets = opt.level_iterations(iterations or opt.iterations)[-len(shapes):]
-        current = self.initial_image(content) if init is None else init
-        result = None
-        for level, (hw, budget) in enumerate(zip(shapes, budgets, strict=False), start=1):
-            def report(step: Step, level=level):
-                if callback is not None:
-                    callback(dataclasses.replace(step, level=level, levels=len(shapes)))
-
-            level_content = resize_to(content, hw)
-            if level < len(shapes):
-                result = self._run(level_content, resize_to(current, hw), budget, (), report, 0.0)
-            else:
-                result = self.optimize(level_content, resize_to(current, hw), iterations=budget, callback=report)
-            current = result.image
-        return self.finish(result, content)
+    def _optimize_level(self, content: np.ndarray, init: np.ndarray, iterations: int,
+                        callback: Callable[[Step], None], *, final: bool) -> Result:
+        """Coarse levels run the segmented style only; the full size runs both of Luan's stages."""
+        if final:
+            return self.optimize(content, init, iterations=iterations, callback=callback)
+        return self._run(content, init, iterations, (), callback, 0.0)
 
     def finish(self, result: Result, content: np.ndarray) -> Result:
         """Colour preservation, optional closed-form smoothing, then the region blend."""

@@ -201,9 +201,15 @@ class Stylizer:
                 if callback is not None:
                     callback(dataclasses.replace(step, level=level, levels=len(shapes)))
 
-            result = self.optimize(level_content, resize_to(current, hw), iterations=budget, callback=report)
+            result = self._optimize_level(level_content, resize_to(current, hw), budget, report,
+                                          final=level == len(shapes))
             current = result.image
         return self.finish(result, content)
+
+    def _optimize_level(self, content: np.ndarray, init: np.ndarray, iterations: int,
+                        callback: Callable[[Step], None], *, final: bool) -> Result:
+        """One pyramid level; subclasses may run coarse (non-final) levels differently."""
+        return self.optimize(content, init, iterations=iterations, callback=callback)
 
     def finish(self, result: Result, content: np.ndarray) -> Result:
         """Post-processing of a finished image: colour preservation "after"."""
