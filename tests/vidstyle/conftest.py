@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import skimage.data
@@ -59,3 +60,12 @@ def cli_ok():
             assert exc.code in (0, None)
 
     return run
+
+
+@pytest.fixture
+def files(tmp_path, content64, style64):
+    """content64 and style64 written as PNG files in tmp_path: (content, style)."""
+    content, style = tmp_path / "content.png", tmp_path / "style.png"
+    cv2.imwrite(str(content), (content64[..., ::-1] * 255).astype(np.uint8))
+    cv2.imwrite(str(style), (style64[..., ::-1] * 255).astype(np.uint8))
+    return content, style

@@ -6,15 +6,6 @@ import pytest
 
 from vidstyle import __version__
 
-
-@pytest.fixture
-def files(tmp_path, content64, style64):
-    content, style = tmp_path / "content.png", tmp_path / "style.png"
-    cv2.imwrite(str(content), (content64[..., ::-1] * 255).astype(np.uint8))
-    cv2.imwrite(str(style), (style64[..., ::-1] * 255).astype(np.uint8))
-    return content, style
-
-
 FAST = ("--size", "48", "--iterations", "3", "--pyramid", "1")
 
 

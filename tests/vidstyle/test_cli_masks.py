@@ -2,17 +2,8 @@
 
 import cv2
 import numpy as np
-import pytest
 
 from segmentation import read_mask
-
-
-@pytest.fixture
-def files(tmp_path, content64, style64):
-    content, style = tmp_path / "content.png", tmp_path / "style.png"
-    cv2.imwrite(str(content), (content64[..., ::-1] * 255).astype(np.uint8))
-    cv2.imwrite(str(style), (style64[..., ::-1] * 255).astype(np.uint8))
-    return content, style
 
 
 def test_masks_auto_for_image_and_grabcut_for_folder(tmp_path, files, content64, cli_ok):
