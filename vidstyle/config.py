@@ -27,6 +27,7 @@ COLOR_MODES = ("none", "before", "after", "both")
 BUILTIN_INITS = ("content", "random", "style")
 NETS = ("vgg16", "vgg19")
 POOLINGS = ("max", "avg")
+STYLE_SCALE_RULES = ("long-side", "area")
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,10 @@ class StyleSettings:
     Attributes
     ----------
     style_scale : float
-        Style image area = content area × style_scale (Ruder et al.).
+        Style image long side = style_scale × the content's long side (Ruder's and
+        Johnson's code), or area = style_scale × content area with ``style_scale_rule``.
+    style_scale_rule : {"long-side", "area"}
+        How ``style_scale`` sizes the style image.
     style_blend : tuple of float or None
         Blend weights of several style images (normalized to sum 1); None: equal.
     preserve_colors : {"none", "before", "after", "both"}
@@ -104,12 +108,15 @@ class StyleSettings:
     """
 
     style_scale: float = 1.0
+    style_scale_rule: str = "long-side"
     style_blend: tuple[float, ...] | None = None
     preserve_colors: str = "none"
 
     def __post_init__(self):
         if not 0.05 <= self.style_scale <= 8:
             raise OptionError(f"style-scale must be in [0.05, 8], got {self.style_scale}")
+        if self.style_scale_rule not in STYLE_SCALE_RULES:
+            raise OptionError(f"style-scale-rule must be one of {', '.join(STYLE_SCALE_RULES)}")
         if self.style_blend is not None and (any(w < 0 for w in self.style_blend) or sum(self.style_blend) <= 0):
             raise OptionError("style-blend weights must be ≥ 0 and not all 0, e.g. 0.7,0.3")
         if self.preserve_colors not in COLOR_MODES:

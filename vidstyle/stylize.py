@@ -56,10 +56,19 @@ def pyramid_shapes(shape_hw: tuple[int, int], levels: int) -> list[tuple[int, in
     return shapes
 
 
-def style_shape(style_hw: tuple[int, int], content_hw: tuple[int, int], scale: float) -> tuple[int, int]:
-    """Style working size: area = content area × scale, style aspect kept (Ruder)."""
-    area = content_hw[0] * content_hw[1] * scale
-    factor = np.sqrt(area / (style_hw[0] * style_hw[1]))
+def style_shape(style_hw: tuple[int, int], content_hw: tuple[int, int], scale: float,
+                rule: str = "long-side") -> tuple[int, int]:
+    """Style working size, style aspect kept.
+
+    "long-side" (default, Ruder's and Johnson's code: ``image.scale(img, style_scale *
+    image_size)``): the style's long side = scale × the content's long side. "area": the
+    style's area = scale × the content's area, which shrinks a square style beside a wide
+    frame (its strokes then come out too big).
+    """
+    if rule == "area":
+        factor = np.sqrt(content_hw[0] * content_hw[1] * scale / (style_hw[0] * style_hw[1]))
+    else:
+        factor = scale * max(content_hw) / max(style_hw)
     return max(16, round(style_hw[0] * factor)), max(16, round(style_hw[1] * factor))
 
 
@@ -107,7 +116,8 @@ class Stylizer:
         if shape_hw not in self._grams:
             total = None
             for weight, style in zip(self.blend, self.styles, strict=False):
-                hw = style_shape(style.shape[:2], shape_hw, self.config.style.style_scale)
+                hw = style_shape(style.shape[:2], shape_hw, self.config.style.style_scale,
+                                 self.config.style.style_scale_rule)
                 feats = self.net(tf.constant(resize_to(style, hw)[None]), self.loss.style_layers)
                 grams = {k: float(weight) * g for k, g in self._style_grams(feats, hw).items()}
                 total = grams if total is None else {k: total[k] + grams[k] for k in grams}
@@ -221,8 +231,8 @@ class Stylizer:
 def load_style_images(paths: Sequence, content_hw: tuple[int, int]) -> list[np.ndarray]:
     """Load style images, downscaled on load to at most twice the content's long side.
 
-    They are rescaled again per working size (area = content area × style_scale), so
-    anything larger only costs memory.
+    They are rescaled again per working size (long side = style_scale × the content's long
+    side by default), so anything larger only costs memory.
     """
     return [load_image(p, max_side=2 * max(content_hw)) for p in paths]
 

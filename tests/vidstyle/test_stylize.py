@@ -67,8 +67,14 @@ def test_pyramid_shapes_drop_too_small_levels():
     assert pyramid_shapes((40, 60), 3) == [(40, 60)]
 
 
-def test_style_rescaled_to_content_area_times_scale():
-    h, w = style_shape((100, 200), (50, 50), 2.0)
+def test_style_long_side_is_scale_times_content_long_side():
+    # Ruder/Johnson: a square style beside a wide 2.35:1 frame gets the frame's long side.
+    assert style_shape((300, 300), (100, 235), 1.0) == (235, 235)
+    assert style_shape((100, 200), (50, 50), 2.0) == (50, 100)
+
+
+def test_style_area_rule_kept_as_option():
+    h, w = style_shape((100, 200), (50, 50), 2.0, "area")
     assert h * w == pytest.approx(50 * 50 * 2, rel=0.05) and w == pytest.approx(2 * h, abs=1)
 
 
