@@ -22,7 +22,7 @@ from vidstyle.errors import OptionError
 
 CONTENT_LAYER = "relu4_2"  # Gatys et al. 2016; Ruder et al. 2016
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-OPTIMIZERS = ("lbfgs", "adam")
+OPTIMIZERS = ("lbfgs", "scipy-lbfgs", "adam")
 COLOR_MODES = ("none", "before", "after", "both")
 BUILTIN_INITS = ("content", "random", "style")
 NETS = ("vgg16", "vgg19")
@@ -129,8 +129,10 @@ class OptimizerSettings:
 
     Attributes
     ----------
-    optimizer : {"lbfgs", "adam"}
-        scipy L-BFGS-B with bounds [0, 1] (default, as Gatys/Ruder) or Adam.
+    optimizer : {"lbfgs", "scipy-lbfgs", "adam"}
+        "lbfgs": projected L-BFGS with bounds [0, 1] compiled into one TensorFlow loop
+        (default; `vidstyle.lbfgs`); "scipy-lbfgs": scipy's L-BFGS-B, as Gatys/Ruder's
+        code, one host round trip per evaluation; "adam": Adam.
     iterations : int
         Budget per frame (video) or per image, at the finest pyramid level.
     first_iterations : int or None
@@ -162,7 +164,7 @@ class OptimizerSettings:
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
-            raise OptionError(f"unknown --optimizer {self.optimizer!r}: choose lbfgs or adam")
+            raise OptionError(f"unknown --optimizer {self.optimizer!r}: choose {', '.join(OPTIMIZERS)}")
         if self.iterations < 1 or (self.first_iterations is not None and self.first_iterations < 1):
             raise OptionError("iterations must be ≥ 1")
         if self.learning_rate <= 0:
@@ -261,6 +263,11 @@ class PhotorealSettings:
         Fidelity weight λ of that smoothing (Li et al.: 1e-4; smaller smooths more).
     region_feather : float
         Width of the soft edge of a region-only stylization, as a fraction of the long side.
+    recolor_init : bool
+        Start a content init from the content recoloured per label to the style's colour
+        mean and covariance (`vidstyle.photoreal.recolor_by_label`).
+    recolor_blur : float
+        Soft edge (Gaussian σ) between labels of that recolouring, as a fraction of the long side.
     """
 
     enabled: bool = False
@@ -270,6 +277,8 @@ class PhotorealSettings:
     smooth: bool = False
     smooth_lambda: float = 1e-4
     region_feather: float = 0.02
+    recolor_init: bool = True
+    recolor_blur: float = 0.01
 
     def __post_init__(self):
         if self.matting_weight < 0:
@@ -282,6 +291,8 @@ class PhotorealSettings:
             raise OptionError(f"--smooth-lambda must be > 0 (e.g. 1e-4), got {self.smooth_lambda}")
         if not 0 <= self.region_feather <= 0.5:
             raise OptionError(f"--region-feather must be in [0, 0.5], got {self.region_feather}")
+        if not 0 <= self.recolor_blur <= 0.5:
+            raise OptionError(f"--recolor-blur must be in [0, 0.5], got {self.recolor_blur}")
 
 
 @dataclass(frozen=True)

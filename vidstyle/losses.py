@@ -48,18 +48,20 @@ def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
 
 
 def temporal_loss(image: tf.Tensor, warped: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
-    """Ruder's temporal loss ``(1/D) Σ_k c_k (x_k − ω_k)²``, D = H·W·3.
+    """Ruder's temporal loss ``(1/D) Σ_j Σ_k c_jk (x_k − ω_jk)²``, D = H·W·3, summed over targets j.
 
     Parameters
     ----------
-    image : (B, H, W, 3)
+    image : (1, H, W, 3)
         The frame being optimized, x.
-    warped : (B, H, W, 3)
-        The previous stylized frame warped into this frame, ω.
-    weights : (B, H, W, 1)
-        Per-pixel reliability c ∈ [0, 1] of the flow (0 at disocclusions, motion boundaries).
+    warped : (J, H, W, 3)
+        Neighbouring stylized frames warped into this frame, ω_j (short- and long-term).
+    weights : (J, H, W, 1)
+        Per-pixel reliability c_j ∈ [0, 1] of each flow (0 at disocclusions, motion
+        boundaries; c_long for long-term offsets). A target with all-zero weights adds 0.
     """
-    return tf.reduce_mean(weights * tf.square(image - warped))
+    size = tf.cast(tf.reduce_prod(tf.shape(image)[1:]), image.dtype)
+    return tf.reduce_sum(weights * tf.square(image - warped)) / size
 
 
 def masked_gram_matrix(features: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:

@@ -1,8 +1,10 @@
-"""Minimizers over an image: scipy L-BFGS-B (bounds [0, 1]) or Adam, with early stop.
+"""Host-side minimizers over an image: scipy L-BFGS-B (bounds [0, 1]) or Adam, with early stop.
 
-Both take a ``loss_and_grad`` callable (float32 image → loss, named terms, gradient)
-and report progress through a callback that receives a :class:`Step` per iteration;
-the CLI turns those into progress bars and logs.
+The default optimizer is the in-graph L-BFGS of :mod:`vidstyle.lbfgs`; these two run the
+loop in Python (``--optimizer scipy-lbfgs`` / ``adam``). Both take a ``loss_and_grad``
+callable (float32 image → loss, named terms, gradient) and report progress through a
+callback that receives a :class:`Step` per iteration; the CLI turns those into progress
+bars and logs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ import scipy.optimize
 from vidstyle.config import OptimizerSettings
 
 LossAndGrad = Callable[[np.ndarray], tuple[float, dict[str, float], np.ndarray]]
+
+#: Iterations per compiled call of the in-graph L-BFGS when nobody needs intermediate
+#: images more often (progress is reported once per call).
+ITERATIONS_PER_CALL = 10
 
 # Adam moments (Kingma & Ba 2015 defaults).
 ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
@@ -47,6 +53,7 @@ class Result:
     seconds: float
     stopped_early: bool = False
     history: list[float] = field(default_factory=list)
+    stop_reason: str = "budget"  # "budget", "converged" (early stop) or "stalled" (no decrease found)
 
 
 class _EarlyStop:
@@ -80,7 +87,7 @@ def minimize(loss_and_grad: LossAndGrad, x0: np.ndarray, settings: OptimizerSett
     callback : callable, optional
         Called with a :class:`Step` after every iteration.
     """
-    run = _minimize_lbfgs if settings.optimizer == "lbfgs" else _minimize_adam
+    run = _minimize_adam if settings.optimizer == "adam" else _minimize_lbfgs
     return run(loss_and_grad, np.clip(np.asarray(x0, np.float32), 0, 1), settings, iterations, callback)
 
 
@@ -112,8 +119,9 @@ def _minimize_lbfgs(loss_and_grad, x0, settings, iterations, callback) -> Result
                  "maxcor": settings.lbfgs_memory, "ftol": 0.0, "gtol": 0.0})
     image = np.clip(result.x.reshape(shape), 0, 1).astype(np.float32)
     stopped = len(stop.history) < iterations and stop.tolerance > 0 and len(stop.history) > stop.window
+    reason = "converged" if stopped else "budget" if len(stop.history) >= iterations else "stalled"
     return Result(image, len(stop.history), float(result.fun), last["terms"],
-                  time.perf_counter() - start, stopped, stop.history)
+                  time.perf_counter() - start, stopped, stop.history, reason)
 
 
 def _minimize_adam(loss_and_grad, x0, settings, iterations, callback) -> Result:
@@ -139,4 +147,5 @@ def _minimize_adam(loss_and_grad, x0, settings, iterations, callback) -> Result:
         if stop(loss):
             stopped = True
             break
-    return Result(best, len(stop.history), best_loss, terms, time.perf_counter() - start, stopped, stop.history)
+    return Result(best, len(stop.history), best_loss, terms, time.perf_counter() - start, stopped, stop.history,
+                  "converged" if stopped else "budget")

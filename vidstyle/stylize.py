@@ -20,6 +20,7 @@ from vidstyle.color import match_colors, transfer_luminance
 from vidstyle.config import Config
 from vidstyle.errors import OptionError, ResourceError
 from vidstyle.images import load_image, resize_to
+from vidstyle.lbfgs import ITERATIONS_PER_CALL, InGraphLBFGS
 from vidstyle.net import FeatureNet
 from vidstyle.optimize import Result, Step, minimize
 
@@ -84,10 +85,13 @@ class Stylizer:
     color_reference : (H, W, 3), optional
         Content image the styles are colour-matched to when preserve_colors is
         "before"/"both" (a video uses its first frame so targets stay fixed over time).
+    report_every : int
+        Iterations per compiled optimizer call (progress and intermediate images come
+        once per call); does not change the result.
     """
 
     def __init__(self, styles: Sequence[np.ndarray], config: Config, *,
-                 color_reference: np.ndarray | None = None):
+                 color_reference: np.ndarray | None = None, report_every: int = ITERATIONS_PER_CALL):
         if not styles:
             raise OptionError("give at least one style image")
         blend = config.style.style_blend
@@ -109,6 +113,8 @@ class Stylizer:
         # One concrete trace per input shape: a shape-relaxed trace would compute with other
         # kernels, and a resumed run (which traces in another order) would differ in the last bits.
         self._step = tf.function(self._loss_and_grad)
+        self._solver = InGraphLBFGS(self._loss_and_grad, memory=config.optimizer.lbfgs_memory)
+        self.report_every = report_every
 
     # ---- targets -------------------------------------------------------------------
     def style_targets(self, shape_hw: tuple[int, int]) -> dict[str, tf.Tensor]:
@@ -144,28 +150,45 @@ class Stylizer:
                 "style": lw.style_weight * losses.style_loss(grams, style_targets, self.layer_weights),
                 "tv": lw.tv_weight * losses.total_variation_loss(image),
             }
-            # Sum of per-target temporal losses; an empty stack gives 0, not NaN.
-            d = tf.cast(tf.size(x), x.dtype)
-            terms["temporal"] = lw.temporal_weight * tf.reduce_sum(weights * tf.square(image - warped)) / d
+            terms["temporal"] = lw.temporal_weight * losses.temporal_loss(image, warped, weights)
             total = tf.add_n(list(terms.values()))
         return total, terms, tape.gradient(total, x)
+
+    def objective_args(self, content: np.ndarray, temporal: Sequence[TemporalTarget] = ()) -> tuple:
+        """The per-image constants of the objective: targets of ``content`` and temporal terms."""
+        h, w = content.shape[:2]
+        # No temporal terms: one target of weight 0, not an empty stack (an empty broadcast
+        # crashes TensorFlow's graph optimizer inside the compiled L-BFGS loop).
+        warped = np.stack([t.warped for t in temporal]) if temporal else np.zeros((1, h, w, 3), np.float32)
+        weights = (np.stack([t.weights[..., None] for t in temporal]) if temporal
+                   else np.zeros((1, h, w, 1), np.float32))
+        warped, weights = tf.constant(warped, tf.float32), tf.constant(weights, tf.float32)
+        return self.content_target(content), self.style_targets((h, w)), warped, weights
 
     def loss_function(self, content: np.ndarray, temporal: Sequence[TemporalTarget] = ()
                       ) -> Callable[[np.ndarray], tuple[float, dict[str, float], np.ndarray]]:
         """The objective of one image as numpy → (loss, terms, gradient), for :func:`minimize`."""
-        h, w = content.shape[:2]
-        content_target = self.content_target(content)
-        style_targets = self.style_targets((h, w))
-        warped = tf.constant(np.stack([t.warped for t in temporal]) if temporal
-                             else np.zeros((0, h, w, 3), np.float32), tf.float32)
-        weights = tf.constant(np.stack([t.weights[..., None] for t in temporal]) if temporal
-                              else np.zeros((0, h, w, 1), np.float32), tf.float32)
+        return self._host_objective(self.objective_args(content, temporal))
 
+    def _host_objective(self, args: tuple) -> Callable[[np.ndarray], tuple[float, dict[str, float], np.ndarray]]:
         def evaluate(x: np.ndarray):
-            total, terms, grad = self._step(tf.constant(x), content_target, style_targets, warped, weights)
+            total, terms, grad = self._step(tf.constant(x), *args)
             return float(total), {k: float(v) for k, v in terms.items()}, grad.numpy()
 
         return evaluate
+
+    def _minimize(self, args: tuple, init: np.ndarray, iterations: int,
+                  callback: Callable[[Step], None] | None, shape_hw: tuple[int, int]) -> Result:
+        """Run the configured optimizer on the objective with constants ``args``."""
+        opt = self.config.optimizer
+        try:
+            if opt.optimizer == "lbfgs":
+                return self._solver.minimize(init, args, iterations=iterations, tolerance=opt.tolerance,
+                                             window=opt.window, callback=callback, report_every=self.report_every)
+            return minimize(self._host_objective(args), init, opt, iterations=iterations, callback=callback)
+        except (tf.errors.ResourceExhaustedError, MemoryError):
+            raise ResourceError(f"out of memory optimizing a {shape_hw[1]}×{shape_hw[0]} image: "
+                                "lower --size or use --device cpu") from None
 
     # ---- drivers -------------------------------------------------------------------
     def initial_image(self, content: np.ndarray, init: str | None = None, *, seed: int | None = None) -> np.ndarray:
@@ -185,12 +208,8 @@ class Stylizer:
                  temporal: Sequence[TemporalTarget] = (), callback: Callable[[Step], None] | None = None
                  ) -> Result:
         """One level: minimize the full objective from ``init`` at ``content``'s size."""
-        try:
-            return minimize(self.loss_function(content, temporal), init, self.config.optimizer,
-                            iterations=iterations, callback=callback)
-        except (tf.errors.ResourceExhaustedError, MemoryError):
-            raise ResourceError(f"out of memory optimizing a {content.shape[1]}×{content.shape[0]} image: "
-                                "lower --size or use --device cpu") from None
+        return self._minimize(self.objective_args(content, temporal), init, iterations, callback,
+                              content.shape[:2])
 
     def stylize(self, content: np.ndarray, *, init: np.ndarray | None = None, iterations: int | None = None,
                 callback: Callable[[Step], None] | None = None) -> Result:

@@ -13,9 +13,19 @@ from vidstyle.cli.progress import StepBar
 from vidstyle.cli.setup import config_from_flags
 from vidstyle.errors import OutputError
 from vidstyle.images import load_image, prepare_output_dir, save_image
-from vidstyle.optimize import Step
+from vidstyle.optimize import ITERATIONS_PER_CALL, Step
+
+MAX_ITERATIONS_PER_CALL = 25
 
 DEFAULT_IMAGE_PRESET = "artistic"
+
+
+def report_interval(save_every: int | None) -> int:
+    """Iterations per compiled optimizer call: a divisor of --save-every, so that every
+    save point ends a call (only then is the image copied to the host)."""
+    if not save_every:
+        return ITERATIONS_PER_CALL
+    return max(d for d in range(1, min(save_every, MAX_ITERATIONS_PER_CALL) + 1) if save_every % d == 0)
 
 
 def intermediate_path(out: Path, level: int, iteration: int) -> Path:
@@ -55,18 +65,21 @@ def image_command(content: Path, styles: tuple[Path, ...], output: Path, save_ev
 
     from vidstyle.photoreal import stylize_photoreal_image, wants_photoreal
 
+    every = report_interval(save_every)
     stylizer = None if wants_photoreal(config, masks) else Stylizer(style_images, config,
-                                                                     color_reference=content_image)
+                                                                     color_reference=content_image,
+                                                                     report_every=every)
     bar = StepBar("stylizing")
 
     def on_step(step: Step) -> None:
         bar(step)
-        if save_every and step.iteration % save_every == 0:
+        if save_every and step.iteration % save_every == 0 and step.image is not None:
             save_image(intermediate_path(output, step.level, step.iteration), step.image)
 
     try:
         if wants_photoreal(config, masks):
-            result = stylize_photoreal_image(content_image, style_images, config, masks, callback=on_step)
+            result = stylize_photoreal_image(content_image, style_images, config, masks, callback=on_step,
+                                             report_every=every)
         else:
             result = stylizer.stylize(content_image, callback=on_step)
     finally:
