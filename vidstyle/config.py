@@ -148,6 +148,16 @@ class OptimizerSettings:
     pyramid_iterations : tuple of int or None
         Iterations of the coarser levels (``pyramid − 1`` values, coarse to fine); the
         full-size level uses ``iterations``. None: ``iterations`` at every level.
+    frame_tolerance, frame_window : float or None, int or None
+        Early stop of a video's frames after the first (warm-started from the warped
+        previous result, they converge in few iterations, so a short window lets the
+        budget adapt per frame); None: ``tolerance`` / ``window``.
+    frame_pyramid : int
+        Coarse-to-fine levels of frames after the first. Coarse levels only add a
+        correction to the warped init (its fine detail is kept), so they pay where much
+        of the frame is new (disocclusions, fast motion).
+    frame_pyramid_iterations : tuple of int or None
+        Iterations of those coarser levels (``frame_pyramid − 1`` values, coarse to fine).
     """
 
     optimizer: str = "lbfgs"
@@ -161,6 +171,10 @@ class OptimizerSettings:
     pyramid: int = 1
     pyramid_iterations: tuple[int, ...] | None = None
     lbfgs_memory: int = 10
+    frame_tolerance: float | None = None
+    frame_window: int | None = None
+    frame_pyramid: int = 1
+    frame_pyramid_iterations: tuple[int, ...] | None = None
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -180,6 +194,15 @@ class OptimizerSettings:
                                   f"--iterations); got {len(self.pyramid_iterations)}")
             if min(self.pyramid_iterations) < 1:
                 raise OptionError("--pyramid-iterations values must be ≥ 1")
+        if (self.frame_tolerance is not None and self.frame_tolerance < 0) or \
+                (self.frame_window is not None and self.frame_window < 1):
+            raise OptionError("frame stop tolerance must be ≥ 0 and the frame stop window ≥ 1 iteration")
+        if not 1 <= self.frame_pyramid <= 6:
+            raise OptionError(f"--frame-pyramid must be between 1 and 6 levels, got {self.frame_pyramid}")
+        if self.frame_pyramid_iterations is not None and (
+                len(self.frame_pyramid_iterations) != self.frame_pyramid - 1 or min(self.frame_pyramid_iterations) < 1):
+            raise OptionError(f"--frame-pyramid-iterations needs {self.frame_pyramid - 1} value(s) ≥ 1 for "
+                              f"--frame-pyramid {self.frame_pyramid}, one per coarser level")
         if self.init not in BUILTIN_INITS and not Path(self.init).is_file():
             raise OptionError(f"--init {self.init!r} is neither content/random/style nor an existing image file")
 
@@ -188,6 +211,17 @@ class OptimizerSettings:
         if self.pyramid_iterations is not None:
             return (*self.pyramid_iterations, iterations)
         return (iterations,) * self.pyramid
+
+    def frame_level_iterations(self, iterations: int) -> tuple[int, ...]:
+        """Iterations per level (coarse → fine) of a video frame after the first."""
+        if self.frame_pyramid_iterations is not None:
+            return (*self.frame_pyramid_iterations, iterations)
+        return (iterations,) * self.frame_pyramid
+
+    def frame_stop(self) -> tuple[float, int]:
+        """(tolerance, window) of the early stop for frames after the first."""
+        return (self.tolerance if self.frame_tolerance is None else self.frame_tolerance,
+                self.window if self.frame_window is None else self.frame_window)
 
 
 @dataclass(frozen=True)

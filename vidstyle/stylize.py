@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import tensorflow as tf
 
@@ -178,9 +179,15 @@ class Stylizer:
         return evaluate
 
     def _minimize(self, args: tuple, init: np.ndarray, iterations: int,
-                  callback: Callable[[Step], None] | None, shape_hw: tuple[int, int]) -> Result:
-        """Run the configured optimizer on the objective with constants ``args``."""
+                  callback: Callable[[Step], None] | None, shape_hw: tuple[int, int],
+                  stop: tuple[float, int] | None = None) -> Result:
+        """Run the configured optimizer on the objective with constants ``args``.
+
+        ``stop`` = (tolerance, window) of the early stop; None: the configured one.
+        """
         opt = self.config.optimizer
+        if stop is not None:
+            opt = dataclasses.replace(opt, tolerance=stop[0], window=stop[1])
         try:
             if opt.optimizer == "lbfgs":
                 return self._solver.minimize(init, args, iterations=iterations, tolerance=opt.tolerance,
@@ -205,11 +212,50 @@ class Stylizer:
         return resize_to(load_image(init), hw)
 
     def optimize(self, content: np.ndarray, init: np.ndarray, *, iterations: int,
-                 temporal: Sequence[TemporalTarget] = (), callback: Callable[[Step], None] | None = None
-                 ) -> Result:
-        """One level: minimize the full objective from ``init`` at ``content``'s size."""
+                 temporal: Sequence[TemporalTarget] = (), callback: Callable[[Step], None] | None = None,
+                 stop: tuple[float, int] | None = None) -> Result:
+        """One level: minimize the full objective from ``init`` at ``content``'s size.
+
+        ``stop`` = (tolerance, window) of the early stop; None: the configured one.
+        """
         return self._minimize(self.objective_args(content, temporal), init, iterations, callback,
-                              content.shape[:2])
+                              content.shape[:2], stop)
+
+    def refine(self, content: np.ndarray, init: np.ndarray, *, iterations: int,
+               temporal: Sequence[TemporalTarget] = (), callback: Callable[[Step], None] | None = None
+               ) -> Result:
+        """A video frame after the first, from its warped init: coarse corrections, then full size.
+
+        Each coarse level optimizes the downsampled init (with downsampled temporal
+        targets) and adds only its *change*, upsampled, to the full-size init, so the
+        fine detail carried over by the warp is kept (upsampling the coarse result
+        itself would blur it). Every level stops early by ``frame_stop()``.
+        """
+        opt = self.config.optimizer
+        stop = opt.frame_stop()
+        full_hw = content.shape[:2]
+        shapes = pyramid_shapes(full_hw, opt.frame_pyramid)
+        budgets = opt.frame_level_iterations(iterations)[-len(shapes):]
+        current, done, seconds = init, 0, 0.0
+        for level, (hw, budget) in enumerate(zip(shapes, budgets, strict=False), start=1):
+            def report(step: Step, level=level):
+                if callback is not None:
+                    callback(dataclasses.replace(step, level=level, levels=len(shapes)))
+
+            if hw == full_hw:
+                result = self.optimize(content, current, iterations=budget, temporal=temporal, callback=report,
+                                       stop=stop)
+                break
+            start = resize_to(current, hw)
+            small = [TemporalTarget(resize_to(t.warped, hw), resize_to(t.weights, hw)) for t in temporal]
+            coarse = self.optimize(resize_to(content, hw), start, iterations=budget, temporal=small,
+                                   callback=report, stop=stop)
+            change = cv2.resize(coarse.image - start, full_hw[::-1], interpolation=cv2.INTER_LINEAR)
+            current = np.clip(current + change, 0.0, 1.0).astype(np.float32)
+            done, seconds = done + coarse.iterations, seconds + coarse.seconds
+        result.iterations += done
+        result.seconds += seconds
+        return self.finish(result, content)
 
     def stylize(self, content: np.ndarray, *, init: np.ndarray | None = None, iterations: int | None = None,
                 callback: Callable[[Step], None] | None = None) -> Result:

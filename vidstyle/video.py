@@ -196,7 +196,7 @@ class _Renderer:
         save_image(self.ws.frame_path(folder, i), result.image)
         record = {"frame": i + 1, "pass": pass_number, "iterations": result.iterations,
                   "loss": result.loss, "terms": result.terms, "seconds": round(seconds, 3),
-                  "stopped_early": result.stopped_early}
+                  "stopped_early": result.stopped_early, "stop": result.stop_reason}
         self.ws.log(record)
         self.progress.frame_done(record)
 
@@ -238,9 +238,8 @@ class _Renderer:
             init = warped_init(stylized(i - 1), self.store.backward(i, i - 1), content)
             targets = (temporal_targets(i, stylized, self.store, video.long_term)
                        if self.config.loss.temporal_weight > 0 else [])
-            result = self.stylizer.optimize(content, init, iterations=opt.iterations, temporal=targets,
-                                            callback=self._on_step(i))
-            return self.stylizer.finish(result, content)
+            return self.stylizer.refine(content, init, iterations=opt.iterations, temporal=targets,
+                                        callback=self._on_step(i))
 
         self.progress.stage("frames", self.n)
         return self._render(folder, range(self.n), 1, optimize_frame)

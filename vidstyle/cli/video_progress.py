@@ -40,7 +40,8 @@ class TqdmVideoProgress(VideoProgress):
         self.steps.close()
         self.frame = None
         if self.bar is not None:
-            self.bar.set_postfix(loss=f"{record['loss']:.4g}", s_per_frame=record["seconds"], refresh=False)
+            self.bar.set_postfix(loss=f"{record['loss']:.4g}", s_per_frame=record["seconds"],
+                                 last=f"{record['iterations']} it. ({record.get('stop', 'budget')})", refresh=False)
 
     def close(self) -> None:
         self.steps.close()

@@ -1,0 +1,267 @@
+"""Quality per second: independent losses vs wall time, drift over long clips, optimizer overhead.
+
+Three parts (``--parts images,drift,speed``), each written as its own section of
+RESULTS.md with ``--write`` and plotted as PNG beside it:
+
+images
+    For every content/style pair and every configuration (plain full-size L-BFGS at
+    1000 iterations = the reference, and every built-in preset at ``--size``), the
+    independent style and content losses of ``../shared/tools/styleloss.py`` (VGG16 Gram
+    and relu4_2 losses at one fixed normalization, whatever vidstyle's own weights) of the
+    current image every few iterations of the finest level, against wall seconds. All
+    configurations of a pair run side by side in one process, each traced once before it
+    is timed (the compile cost is paid once per size per process, not per image).
+drift
+    Sharpness S_i = mean|∇out_i| / mean|∇in_i| and style ratio per frame over a long clip
+    (see benchmarks/drift.py) for the default video preset and the variants tried.
+speed
+    Seconds per iteration of the in-graph L-BFGS vs scipy's L-BFGS-B at three sizes.
+
+Usage (repository root)::
+
+    .venv/bin/python benchmarks/bench_quality.py --parts images --size 256 [--pairs 3] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import importlib.util
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import skimage.data
+from results_file import cpu_model, write_section  # benchmarks/ is sys.path[0]
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SHARED_TOOLS = ROOT.parent / "shared" / "tools"
+#: Content/style pairs from scikit-image's data (real photos; micrograph, astronomy and
+#: retina images as styles with fine texture and strong colour).
+PAIRS = [("astronaut", "immunohistochemistry"), ("chelsea", "hubble_deep_field"), ("coffee", "retina"),
+         ("rocket", "immunohistochemistry")]
+REFERENCE_ITERATIONS = 1000
+TARGET_TIME_SHARE, TARGET_LOSS_MARGIN = 0.10, 0.10  # issue 10: ≤ 0.1× the time, within 10 %
+
+
+def load_styleloss():
+    """../shared/tools/styleloss.py as a module (benchmarks may use it; vidstyle never does)."""
+    path = SHARED_TOOLS / "styleloss.py"
+    if not path.is_file():
+        raise SystemExit(f"needs {path} (../shared beside the repository); nothing measured")
+    spec = importlib.util.spec_from_file_location("styleloss", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class IndependentLosses:
+    """styleloss.py's numbers for in-memory images (quantized to 8 bits as a saved PNG)."""
+
+    def __init__(self, content: np.ndarray, style: np.ndarray):
+        import cv2
+
+        self.tool = load_styleloss()
+        self.convs = self.tool.load_vgg16()
+        hw = content.shape[:2]
+        scale = max(hw) / max(style.shape[:2])
+        style = cv2.resize(style, (max(1, round(style.shape[1] * scale)), max(1, round(style.shape[0] * scale))),
+                           interpolation=cv2.INTER_AREA)
+        self.style_feats = self.tool.feats(self.convs, style[None])
+        self.content_feats = self.tool.feats(self.convs, content[None])
+        self.style_content = self._style(self.content_feats)
+
+    def _style(self, feats) -> float:
+        import tensorflow as tf
+
+        gram = self.tool.gram
+        return float(sum(tf.reduce_mean((gram(feats[k]) - gram(self.style_feats[k])) ** 2) for k in self.tool.STYLE))
+
+    def __call__(self, image: np.ndarray) -> tuple[float, float]:
+        """(style loss, content loss) of ``image`` (H, W, 3) in [0, 1]."""
+        import tensorflow as tf
+
+        quantized = np.round(np.clip(image, 0, 1) * 255) / 255
+        feats = self.tool.feats(self.convs, quantized[None].astype(np.float32))
+        content = float(tf.reduce_mean((feats["4_2"] - self.content_feats["4_2"]) ** 2))
+        return self._style(feats), content
+
+
+def _data(name: str) -> np.ndarray:
+    image = getattr(skimage.data, name)()
+    if image.ndim == 2:
+        image = np.stack([image] * 3, -1)
+    return image[..., :3].astype(np.float32) / 255.0
+
+
+def image_configs(size: int):
+    """(label, Config) of the reference and every built-in preset at working size ``size``."""
+    from vidstyle.config import Config, OptimizerSettings, build_config, builtin_presets, load_preset
+
+    base = Config(size=size)
+    reference = dataclasses.replace(base, optimizer=OptimizerSettings(
+        iterations=REFERENCE_ITERATIONS, pyramid=1, tolerance=0.0))
+    configs = [(f"plain L-BFGS {REFERENCE_ITERATIONS} it.", reference)]
+    for name in builtin_presets():
+        preset = load_preset(name)
+        preset["size"] = size
+        configs.append((f"preset {name}", build_config(preset)))
+    return configs
+
+
+def run_curve(stylizer, content: np.ndarray, measure: IndependentLosses) -> dict:
+    """Stylize ``content``; the independent losses at every reported image of the last level."""
+    points = []
+    start = time.perf_counter()
+    paused = 0.0
+
+    def on_step(step) -> None:
+        nonlocal paused
+        if step.image is None or step.level != step.levels:
+            return
+        t0 = time.perf_counter()
+        style, content_loss = measure(step.image)
+        points.append((t0 - start - paused, step.iteration, style, content_loss))
+        paused += time.perf_counter() - t0  # measuring is not the stylizer's time
+
+    result = stylizer.stylize(content, callback=on_step)
+    seconds = time.perf_counter() - start - paused
+    style, content_loss = measure(result.image)
+    return {"seconds": seconds, "style": style, "content": content_loss, "points": points,
+            "iterations": result.iterations, "stop": result.stop_reason}
+
+
+def images_part(args) -> str:
+    from vidstyle.images import resize_to
+    from vidstyle.stylize import Stylizer, pyramid_shapes
+
+    rows, curves = [], {}
+    configs = image_configs(args.size)
+    if args.configs:
+        configs = [c for c in configs if any(k in c[0] for k in args.configs.split(","))]
+    for content_name, style_name in PAIRS[:args.pairs]:
+        content = _data(content_name)
+        scale = args.size / max(content.shape[:2])
+        content = resize_to(content, (round(content.shape[0] * scale), round(content.shape[1] * scale)))
+        style = _data(style_name)
+        measure = IndependentLosses(content, style)
+        pair = f"{content_name} / {style_name}"
+        for label, config in configs:
+            stylizer = Stylizer([style], config, color_reference=content)
+            # Trace every level once, untimed (the compile cost is per size and process).
+            for hw in pyramid_shapes(content.shape[:2], config.optimizer.pyramid):
+                level = resize_to(content, hw)
+                stylizer.optimize(level, level, iterations=1)
+            outcome = run_curve(stylizer, content, measure)
+            curves[(pair, label)] = outcome
+            rows.append((pair, label, outcome))
+            print(f"{pair:36s} {label:24s} {outcome['seconds']:7.1f} s  style {outcome['style']:.4g}  "
+                  f"content {outcome['content']:.4g}  ({outcome['iterations']} it., {outcome['stop']})", flush=True)
+    return images_report(rows, curves, args)
+
+
+def images_report(rows, curves, args) -> str:
+    lines = ["| pair | configuration | seconds | × ref. time | style loss | × ref. | content loss | × ref. |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    reference = {pair: out for pair, label, out in rows if label.startswith("plain")}
+    for pair, label, out in rows:
+        ref = reference.get(pair)
+        share = out["seconds"] / ref["seconds"] if ref else float("nan")
+        ds = out["style"] / ref["style"] if ref else float("nan")
+        dc = out["content"] / ref["content"] if ref else float("nan")
+        lines.append(f"| {pair} | {label} | {out['seconds']:.1f} | {share:.3f} | {out['style']:.4g} | {ds:.2f} | "
+                     f"{out['content']:.4g} | {dc:.2f} |")
+    plot = RESULTS.parent / "quality_images.png"
+    plot_curves(curves, plot)
+    return "\n".join(lines) + f"\n\nCurves: [{plot.name}]({plot.name}) (independent losses vs seconds, last level).\n"
+
+
+def plot_curves(curves: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pairs = sorted({pair for pair, _ in curves})
+    fig, axes = plt.subplots(2, len(pairs), figsize=(5 * len(pairs), 7), squeeze=False)
+    for col, pair in enumerate(pairs):
+        for (p, label), out in curves.items():
+            if p != pair or not out["points"]:
+                continue
+            t, _, style, content = zip(*out["points"], strict=True)
+            axes[0, col].plot(t, style, label=label)
+            axes[1, col].plot(t, content, label=label)
+        axes[0, col].set_title(pair)
+        for row, name in enumerate(("style loss (styleloss.py)", "content loss (styleloss.py)")):
+            axes[row, col].set_xscale("log")
+            axes[row, col].set_yscale("log")
+            axes[row, col].set_ylabel(name)
+            axes[row, col].set_xlabel("seconds")
+        axes[0, col].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def speed_part(args) -> str:
+    """Seconds per iteration, in-graph vs scipy, steady state (after tracing)."""
+    from vidstyle.config import Config, OptimizerSettings
+    from vidstyle.images import resize_to
+    from vidstyle.stylize import Stylizer
+
+    content, style = _data("chelsea"), _data("immunohistochemistry")
+    lines = ["| working size | in-graph L-BFGS s/it. | scipy L-BFGS-B s/it. | scipy / in-graph |", "|---|---:|---:|---:|"]
+    for side in args.speed_sizes:
+        scale = side / max(content.shape[:2])
+        image = resize_to(content, (round(content.shape[0] * scale), round(content.shape[1] * scale)))
+        per_iteration = {}
+        for name in ("lbfgs", "scipy-lbfgs"):
+            config = Config(size=side, optimizer=OptimizerSettings(optimizer=name, iterations=args.speed_iterations,
+                                                                   tolerance=0.0))
+            stylizer = Stylizer([style], config)
+            stylizer.stylize(image, iterations=2)
+            start = time.perf_counter()
+            result = stylizer.stylize(image)
+            per_iteration[name] = (time.perf_counter() - start) / result.iterations
+        lines.append(f"| {image.shape[1]}×{image.shape[0]} | {per_iteration['lbfgs']:.3f} | "
+                     f"{per_iteration['scipy-lbfgs']:.3f} | {per_iteration['scipy-lbfgs'] / per_iteration['lbfgs']:.2f} |")
+        print(lines[-1], flush=True)
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="images,speed")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--configs", default=None, help="Only configurations whose label contains one of these.")
+    parser.add_argument("--speed-sizes", type=int, nargs="+", default=[128, 256, 512])
+    parser.add_argument("--speed-iterations", type=int, default=30)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    from vidstyle.device import configure_device
+
+    configure_device("cpu")
+    command = "`.venv/bin/python benchmarks/bench_quality.py " + shlex.join(sys.argv[1:]) + "`"
+    machine = f"{cpu_model()}, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
+    stamp = datetime.date.today().isoformat()
+    parts = args.parts.split(",")
+    if "images" in parts:
+        body = images_part(args)
+        if args.write:
+            write_section(RESULTS, "## Quality per second: images", "## Quality per second: images\n\n"
+                          f"Command (repository root): {command}; machine: {machine}; {stamp}.\n\n{body}")
+    if "speed" in parts:
+        body = speed_part(args)
+        if args.write:
+            write_section(RESULTS, "## In-graph vs scipy L-BFGS", "## In-graph vs scipy L-BFGS\n\n"
+                          f"Command (repository root): {command}; machine: {machine}; {stamp}.\n\n{body}")
+
+
+if __name__ == "__main__":
+    main()
