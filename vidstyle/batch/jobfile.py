@@ -203,9 +203,10 @@ def _settings(base: Path, preset: Any, layers: list[dict[str, Any]], where: str,
     optimizer = {}
     for layer in layers:
         optimizer.update(layer.get("optimizer", {}))
-    if "pyramid" in optimizer and "pyramid_iterations" not in optimizer:
-        # A preset's per-level budgets belong to its own pyramid depth (as the CLI).
-        values.get("optimizer", {}).pop("pyramid_iterations", None)
+    for levels in ("pyramid", "frame_pyramid"):
+        if levels in optimizer and f"{levels}_iterations" not in optimizer:
+            # A preset's per-level budgets belong to its own pyramid depth (as the CLI).
+            values.get("optimizer", {}).pop(f"{levels}_iterations", None)
     if "iterations" in optimizer and "first_iterations" not in optimizer:
         values.setdefault("optimizer", {})["first_iterations"] = optimizer["iterations"]
     for layer in layers:

@@ -12,9 +12,10 @@ def config_from_flags(kwargs: dict[str, Any], *, default_preset: str | None = No
                       extra: dict[str, Any] | None = None) -> Config:
     """Preset (``--preset`` or the default) overlaid with the flags the user gave."""
     preset = load_preset(kwargs.pop("preset", None) or default_preset)
-    overrides = overrides_from(kwargs)
+    overrides = merge(overrides_from(kwargs), extra or {})
     optimizer = overrides.get("optimizer", {})
-    if optimizer.get("pyramid") is not None and optimizer.get("pyramid_iterations") is None:
-        # A preset's per-level budgets belong to its own pyramid depth, not to --pyramid.
-        preset.get("optimizer", {}).pop("pyramid_iterations", None)
-    return build_config(merge(merge(preset, overrides), extra or {}))
+    for levels in ("pyramid", "frame_pyramid"):
+        if optimizer.get(levels) is not None and optimizer.get(f"{levels}_iterations") is None:
+            # A preset's per-level budgets belong to its own pyramid depth, not to --pyramid.
+            preset.get("optimizer", {}).pop(f"{levels}_iterations", None)
+    return build_config(merge(preset, overrides))

@@ -38,6 +38,15 @@ def selection_from(start: int, end: int | None, every: int) -> FrameSelection:
 @selection_options
 @click.option("--first-iterations", type=click.IntRange(1), default=None,
               help="Iterations of frame 1 (default: the preset's, or --iterations when given).")
+@click.option("--frame-stop-tolerance", type=click.FloatRange(0), default=None,
+              help="Frames after the first stop when the loss changed by less than this (relative) over "
+                   "--frame-stop-window iterations (0: run the whole --iterations budget).")
+@click.option("--frame-stop-window", type=click.IntRange(1), default=None,
+              help="Window of that early stop, in iterations.")
+@click.option("--frame-pyramid", type=click.IntRange(1, 6), default=None,
+              help="Coarse-to-fine levels of frames after the first (corrections keep the warped detail).")
+@click.option("--frame-pyramid-iterations", callback=int_list, default=None,
+              help="Iterations of those coarser levels, coarse to fine.")
 @click.option("--passes", type=click.IntRange(1, 100), default=None, help="Multi-pass: number of passes (ref. 15).")
 @click.option("--multipass-temporal-from", type=click.IntRange(2), default=None,
               help="First pass with a temporal loss toward the pass-direction neighbour (ref. 8).")
@@ -57,7 +66,8 @@ def selection_from(start: int, end: int | None, every: int) -> FrameSelection:
 @style_options
 @photoreal_options
 def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: int, end: int | None, every: int,
-                  first_iterations, passes, multipass_temporal_from, long_term, flow_method, flow_dir, cache_dir,
+                  first_iterations, frame_stop_tolerance, frame_stop_window, frame_pyramid, frame_pyramid_iterations,
+                  passes, multipass_temporal_from, long_term, flow_method, flow_dir, cache_dir,
                   jobs, crf, fps, no_video, overwrite, device, **flags) -> None:
     """Stylize SOURCE (a video file or a folder of frames) with STYLE image(s).
 
@@ -69,7 +79,9 @@ def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: i
       vidstyle video frames/ starry.jpg -o out/ --preset artistic --long-term 1,2,4
       vidstyle video clip.mp4 starry.jpg -o out/ --passes 15 --iterations 100
     """
-    optimizer_flags = {"first_iterations": first_iterations}
+    optimizer_flags = {"first_iterations": first_iterations, "frame_tolerance": frame_stop_tolerance,
+                       "frame_window": frame_stop_window, "frame_pyramid": frame_pyramid,
+                       "frame_pyramid_iterations": frame_pyramid_iterations}
     if flags.get("iterations") is not None and first_iterations is None:
         optimizer_flags["first_iterations"] = flags["iterations"]  # --iterations sets every frame's budget
     extra = {"optimizer": optimizer_flags,
