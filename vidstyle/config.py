@@ -302,6 +302,11 @@ class PhotorealSettings:
         mean and covariance (`vidstyle.photoreal.recolor_by_label`).
     recolor_blur : float
         Soft edge (Gaussian σ) between labels of that recolouring, as a fraction of the long side.
+    recolor_shared : float
+        Weight in [0, 1] of the whole-image colour map mixed into every label's map (0:
+        labels independent; 1: one global colour transfer).
+    style_scale : float
+        Multiplier of the style weight when ``enabled`` (photoreal's own style strength).
     """
 
     enabled: bool = False
@@ -313,6 +318,8 @@ class PhotorealSettings:
     region_feather: float = 0.02
     recolor_init: bool = True
     recolor_blur: float = 0.01
+    recolor_shared: float = 0.5
+    style_scale: float = 1.0
 
     def __post_init__(self):
         if self.matting_weight < 0:
@@ -327,6 +334,10 @@ class PhotorealSettings:
             raise OptionError(f"--region-feather must be in [0, 0.5], got {self.region_feather}")
         if not 0 <= self.recolor_blur <= 0.5:
             raise OptionError(f"--recolor-blur must be in [0, 0.5], got {self.recolor_blur}")
+        if not 0 <= self.recolor_shared <= 1:
+            raise OptionError(f"--recolor-shared must be in [0, 1], got {self.recolor_shared}")
+        if not self.style_scale > 0:
+            raise OptionError(f"--photoreal-style-scale must be > 0, got {self.style_scale}")
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ def _affine_color_map(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarra
 
 
 def recolor_by_label(content: np.ndarray, style: np.ndarray, content_slots: np.ndarray,
-                     style_slots: np.ndarray, *, blur: float) -> np.ndarray:
+                     style_slots: np.ndarray, *, blur: float, shared: float = 0.0) -> np.ndarray:
     """The content with each label's colours moved to the style's colours of that label.
 
     Parameters
@@ -160,6 +160,9 @@ def recolor_by_label(content: np.ndarray, style: np.ndarray, content_slots: np.n
         Label slot masks of content and style (`PhotorealStylizer._slot_masks`).
     blur : float
         Gaussian σ (pixels) that softens the slot masks into blending weights.
+    shared : float in [0, 1]
+        Weight of the whole-image map (all content pixels → all style pixels) mixed into
+        every label's map: 0 keeps the labels independent, 1 is one global colour transfer.
 
     Returns
     -------
@@ -179,11 +182,13 @@ def recolor_by_label(content: np.ndarray, style: np.ndarray, content_slots: np.n
     s = style.reshape(-1, 3).astype(np.float64)
     out = np.zeros_like(x)
     total = np.zeros(len(x))
+    a_all, b_all = _affine_color_map(x, s)
     for cmask, smask in zip(content_slots, style_slots, strict=True):
         inside, source = cmask.reshape(-1) > 0.5, smask.reshape(-1) > 0.5
         if not inside.any() or not source.any():
             continue
         a, b = _affine_color_map(x[inside], s[source])
+        a, b = (1 - shared) * a + shared * a_all, (1 - shared) * b + shared * b_all
         weight = cv2.GaussianBlur(cmask.astype(np.float32), (0, 0), blur).reshape(-1) if blur > 0 \
             else cmask.reshape(-1).astype(np.float32)
         out += weight[:, None] * (x @ a.T + b)
@@ -252,6 +257,9 @@ class PhotorealStylizer(Stylizer):
         if style_labels is not None and len(self.styles) != 1:
             raise OptionError("segmentation masks work with one style image: give a single STYLE")
         self.settings = config.photoreal
+        if self.settings.enabled and self.settings.style_scale != 1:
+            # Photoreal's own style strength: the matting term keeps a stronger style photorealistic.
+            self.loss = dataclasses.replace(self.loss, style_weight=self.loss.style_weight * self.settings.style_scale)
         self.style_labels = None if style_labels is None else np.asarray(style_labels, np.int32)
         self.label_set: list[int] = [] if style_labels is None else sorted(np.unique(style_labels).tolist())
         self.frame = FrameMasks()
@@ -305,7 +313,8 @@ class PhotorealStylizer(Stylizer):
         """As :meth:`Stylizer.initial_image`; with ``photoreal.recolor_init`` a content init
         starts from the content recoloured per label (`recolor_by_label`)."""
         image = super().initial_image(content, init, seed=seed)
-        if not (self.settings.enabled and self.settings.recolor_init) or (init or self.config.optimizer.init) != "content":
+        wanted = self.settings.enabled and self.settings.recolor_init
+        if not wanted or (init or self.config.optimizer.init) != "content":
             return image
         hw = content.shape[:2]
         slots = self._slot_masks(self.frame.labels, hw)
@@ -315,7 +324,8 @@ class PhotorealStylizer(Stylizer):
         else:
             style_slots = self._slot_masks(self.style_labels, style.shape[:2])
             style_slots[-1] = 1.0  # fallback slot: the whole style image
-        return recolor_by_label(image, style, slots, style_slots, blur=self.settings.recolor_blur * max(hw))
+        return recolor_by_label(image, style, slots, style_slots, blur=self.settings.recolor_blur * max(hw),
+                                shared=self.settings.recolor_shared)
 
     # ---- loss ----------------------------------------------------------------------
     def _loss_and_grad(self, x, content_target, style_targets, warped, weights, content_masks, laplacian,

@@ -25,6 +25,15 @@ PHOTOREAL_FLAGS: list[tuple[str, str, dict]] = [
     ("--smooth/--no-smooth", "smooth", dict(help="Edge-aware closed-form post-smoothing (Li et al. 2018).")),
     ("--smooth-lambda", "smooth_lambda",
      dict(type=float, help="Fidelity λ of --smooth (default 1e-4; lower smooths more).")),
+    ("--photoreal-style-scale", "style_scale",
+     dict(type=float, help="Multiplier of the style weight under --photoreal (default 1).")),
+    ("--recolor-init/--no-recolor-init", "recolor_init",
+     dict(help="Start from the content recoloured per label to the style's colours (default on).")),
+    ("--recolor-shared", "recolor_shared",
+     dict(type=float, help="Weight of the whole-image colour map in that recolouring, 0–1 (default 0.5).")),
+    ("--recolor-blur", "recolor_blur",
+     dict(type=float, help="Soft edge between labels of the recolouring, fraction of the long side "
+                           "(default 0.01).")),
     ("--region-feather", "region_feather",
      dict(type=float, help="Soft edge of --region as a fraction of the long side (default 0.02).")),
 ]
