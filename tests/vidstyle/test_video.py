@@ -206,3 +206,29 @@ def test_bad_inputs(tmp_path, clip_dir, style_file):
     blocker.write_text("x")
     with pytest.raises(OutputError, match="cannot write"):
         render_video(VideoJob(clip_dir, (style_file,), blocker / "out"), config)
+
+
+def test_frame_log_says_why_each_frame_stopped(tmp_path, clip_dir, style_file):
+    # A tolerance no loss change can miss: frames after the first stop after the 2-iteration window.
+    config = dataclasses.replace(_config(), optimizer=OptimizerSettings(
+        iterations=12, pyramid=1, frame_tolerance=10.0, frame_window=2))
+    result = render_video(VideoJob(clip_dir, (style_file,), tmp_path / "s", encode=False), config)
+    assert [r["stop"] for r in result.log] == ["budget"] + ["converged"] * 3
+    assert [r["iterations"] for r in result.log[1:]] == [3, 3, 3]
+
+
+def test_frame_pyramid_corrections_keep_the_warped_detail(content64, style64):
+    # The init is the content itself: the coarse level barely changes it, and only that
+    # change is upsampled, so the full-size init keeps its fine texture.
+    config = Config(size=64, loss=LossSettings(style_weight=1.0),
+                    optimizer=OptimizerSettings(iterations=1, frame_pyramid=2, frame_pyramid_iterations=(3,)))
+    content = cv2.resize(content64, (72, 72), interpolation=cv2.INTER_CUBIC).clip(0, 1)  # two levels: 36, 72
+    steps = []
+    result = Stylizer([style64], config).refine(content, content, iterations=1, callback=steps.append)
+
+    def energy(x):
+        return np.abs(np.diff(x, axis=0)).mean() + np.abs(np.diff(x, axis=1)).mean()
+
+    assert energy(result.image) >= 0.97 * energy(content)
+    assert {(s.level, s.levels) for s in steps} == {(1, 2), (2, 2)}
+    assert result.iterations == 4
