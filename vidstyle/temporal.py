@@ -3,6 +3,12 @@ targets with (long-term) reliability weights, and the multi-pass init blend.
 
 Indices are 0-based frame positions in the selected clip; flows come from a
 :class:`flow.FlowStore` (backward ``i → i−o`` warps frame ``i−o`` onto frame ``i``).
+
+Every warp here uses :data:`WARP_INTERPOLATION`, the cubic kernel rather than the
+bilinear one of Ruder et al.'s code: each frame starts from, and is held near, the
+previous result warped, so whatever the warp smooths away is lost for good and the
+loss compounds over the clip. With bilinear warps a 60-frame Big Buck Bunny run lost
+a third of its detail; cubic keeps it (measured with benchmarks/drift.py).
 """
 
 from __future__ import annotations
@@ -18,8 +24,14 @@ from vidstyle.stylize import TemporalTarget
 
 FrameLoader = Callable[[int], np.ndarray]
 
+# Kernel of every warp of a stylized frame (flow.warp.INTERPOLATIONS): cubic keeps fine
+# texture through the frame-to-frame warp chain, where bilinear blurs it a little more
+# every frame (issue 10, "no drift").
+WARP_INTERPOLATION = "cubic"
 
-def warped_init(previous: np.ndarray, backward_flow: np.ndarray, content: np.ndarray) -> np.ndarray:
+
+def warped_init(previous: np.ndarray, backward_flow: np.ndarray, content: np.ndarray, *,
+                interpolation: str = WARP_INTERPOLATION) -> np.ndarray:
     """Previous stylized frame warped onto this frame; pixels with no source take the content.
 
     Parameters
@@ -30,13 +42,15 @@ def warped_init(previous: np.ndarray, backward_flow: np.ndarray, content: np.nda
         Flow i → i−1 in pixels (channel 0 = x), on frame i's grid.
     content : (H, W, 3)
         Content frame i, the fallback where the flow points outside frame i−1.
+    interpolation : str
+        Warp kernel (:data:`flow.warp.INTERPOLATIONS`).
     """
-    warped, valid = warp(previous, backward_flow)
+    warped, valid = warp(previous, backward_flow, interpolation=interpolation)
     return np.where(valid[..., None], np.clip(warped, 0, 1), content).astype(np.float32)
 
 
-def temporal_targets(index: int, stylized: FrameLoader, store: FlowStore, offsets: Sequence[int]
-                     ) -> list[TemporalTarget]:
+def temporal_targets(index: int, stylized: FrameLoader, store: FlowStore, offsets: Sequence[int], *,
+                     interpolation: str = WARP_INTERPOLATION) -> list[TemporalTarget]:
     """Short- and long-term temporal targets of frame ``index`` from earlier results.
 
     For every offset j ∈ J with index − j ≥ 0: ω_j = stylized frame index − j warped onto
@@ -46,10 +60,12 @@ def temporal_targets(index: int, stylized: FrameLoader, store: FlowStore, offset
     offsets = [j for j in sorted(offsets) if index - j >= 0]
     raw = {j: store.reliability(index, index - j) for j in offsets}
     weights = long_term_weights(raw)
-    return [temporal_target(stylized(index - j), store.backward(index, index - j), weights[j]) for j in offsets]
+    return [temporal_target(stylized(index - j), store.backward(index, index - j), weights[j],
+                            interpolation=interpolation) for j in offsets]
 
 
-def temporal_target(neighbour: np.ndarray, flow_to_neighbour: np.ndarray, weights: np.ndarray) -> TemporalTarget:
+def temporal_target(neighbour: np.ndarray, flow_to_neighbour: np.ndarray, weights: np.ndarray, *,
+                    interpolation: str = WARP_INTERPOLATION) -> TemporalTarget:
     """ω = ``neighbour`` warped onto this frame, weighted by c (0 where the flow leaves the frame).
 
     Parameters
@@ -60,14 +76,16 @@ def temporal_target(neighbour: np.ndarray, flow_to_neighbour: np.ndarray, weight
         Flow from this frame to the neighbour, on this frame's grid (pixels, channel 0 = x).
     weights : (H, W)
         Per-pixel weights c of this term (reliability, c_long, or scaled).
+    interpolation : str
+        Warp kernel (:data:`flow.warp.INTERPOLATIONS`).
     """
-    warped, valid = warp(neighbour, flow_to_neighbour)
+    warped, valid = warp(neighbour, flow_to_neighbour, interpolation=interpolation)
     return TemporalTarget(np.clip(warped, 0, 1).astype(np.float32), (weights * valid).astype(np.float32))
 
 
 def multipass_init(current: np.ndarray, toward: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
                    away: tuple[np.ndarray, np.ndarray, np.ndarray] | None, *, a_toward: float,
-                   a_away: float) -> np.ndarray:
+                   a_away: float, interpolation: str = WARP_INTERPOLATION) -> np.ndarray:
     """Ruder 2018 multi-pass init: x' = (x + a_t c_t W(x_t) + a_a c_a W(x_a)) / (1 + a_t c_t + a_a c_a).
 
     Parameters
@@ -79,6 +97,8 @@ def multipass_init(current: np.ndarray, toward: tuple[np.ndarray, np.ndarray, np
         behind it; None at the clip ends.
     a_toward, a_away : float
         Blend weights (ref. 1.0 and 0.0).
+    interpolation : str
+        Warp kernel (:data:`flow.warp.INTERPOLATIONS`).
     """
     numerator = current.astype(np.float64).copy()
     denominator = np.ones((*current.shape[:2], 1), np.float64)
@@ -86,7 +106,7 @@ def multipass_init(current: np.ndarray, toward: tuple[np.ndarray, np.ndarray, np
         if neighbour is None or a == 0:
             continue
         image, flow_to_neighbour, reliability = neighbour
-        warped, valid = warp(image, flow_to_neighbour)
+        warped, valid = warp(image, flow_to_neighbour, interpolation=interpolation)
         c = (a * reliability * valid)[..., None]
         numerator += c * np.clip(warped, 0, 1)
         denominator += c
