@@ -305,8 +305,9 @@ class PhotorealSettings:
     recolor_shared : float
         Weight in [0, 1] of the whole-image colour map mixed into every label's map (0:
         labels independent; 1: one global colour transfer).
-    style_scale : float
-        Multiplier of the style weight when ``enabled`` (photoreal's own style strength).
+    style_weight_scale : float
+        Multiplier of the loss's style weight when ``enabled``: photoreal's own style
+        strength (the matting term keeps a stronger style photorealistic).
     """
 
     enabled: bool = False
@@ -319,7 +320,7 @@ class PhotorealSettings:
     recolor_init: bool = True
     recolor_blur: float = 0.01
     recolor_shared: float = 0.5
-    style_scale: float = 1.0
+    style_weight_scale: float = 10.0
 
     def __post_init__(self):
         if self.matting_weight < 0:
@@ -336,8 +337,8 @@ class PhotorealSettings:
             raise OptionError(f"--recolor-blur must be in [0, 0.5], got {self.recolor_blur}")
         if not 0 <= self.recolor_shared <= 1:
             raise OptionError(f"--recolor-shared must be in [0, 1], got {self.recolor_shared}")
-        if not self.style_scale > 0:
-            raise OptionError(f"--photoreal-style-scale must be > 0, got {self.style_scale}")
+        if not self.style_weight_scale > 0:
+            raise OptionError(f"--photoreal-style-scale must be > 0, got {self.style_weight_scale}")
 
 
 @dataclass(frozen=True)

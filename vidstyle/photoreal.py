@@ -257,9 +257,10 @@ class PhotorealStylizer(Stylizer):
         if style_labels is not None and len(self.styles) != 1:
             raise OptionError("segmentation masks work with one style image: give a single STYLE")
         self.settings = config.photoreal
-        if self.settings.enabled and self.settings.style_scale != 1:
+        if self.settings.enabled and self.settings.style_weight_scale != 1:
             # Photoreal's own style strength: the matting term keeps a stronger style photorealistic.
-            self.loss = dataclasses.replace(self.loss, style_weight=self.loss.style_weight * self.settings.style_scale)
+            boosted = self.loss.style_weight * self.settings.style_weight_scale
+            self.loss = dataclasses.replace(self.loss, style_weight=boosted)
         self.style_labels = None if style_labels is None else np.asarray(style_labels, np.int32)
         self.label_set: list[int] = [] if style_labels is None else sorted(np.unique(style_labels).tolist())
         self.frame = FrameMasks()

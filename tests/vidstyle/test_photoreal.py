@@ -23,6 +23,7 @@ from vidstyle.photoreal import (
     blend_region,
     feather_region,
     masked_grams,
+    recolor_by_label,
     segmented_style_loss,
     stylize_photoreal_image,
 )
@@ -92,6 +93,40 @@ def test_matting_term_keeps_result_affine_while_colours_move():
     # the style); 20 iterations at 56 px are too few for the mean colour itself to follow.
     at_init = PhotorealStylizer([style], _config(enabled=True)).loss_function(content)(content)[1]["style"]
     assert on.terms["style"] < 0.7 * at_init
+
+
+def test_recolor_by_label_matches_each_label_then_mixes_the_global_map():
+    rng = np.random.default_rng(0)
+    content = (0.4 + 0.1 * rng.standard_normal((40, 48, 3))).clip(0, 1).astype(np.float32)
+    style = (0.5 + 0.05 * rng.standard_normal((36, 30, 3))).clip(0, 1).astype(np.float32)
+    style[:18] *= np.array([1.4, 0.9, 0.5], np.float32)  # a warm "sky" on top
+    c_slots = np.zeros((2, 40, 48), np.float32)
+    c_slots[0, :10], c_slots[1, 10:] = 1, 1  # content sky is smaller than the style's
+    s_slots = np.zeros((2, 36, 30), np.float32)
+    s_slots[0, :18], s_slots[1, 18:] = 1, 1
+    out = recolor_by_label(content, style, c_slots, s_slots, blur=0)
+    for c, s in zip(c_slots, s_slots, strict=True):
+        mine, theirs = out[c > 0].astype(np.float64), style[s > 0].astype(np.float64)
+        np.testing.assert_allclose(mine.mean(0), theirs.mean(0), atol=2e-3)
+        np.testing.assert_allclose(np.cov(mine, rowvar=False), np.cov(theirs, rowvar=False), atol=2e-4)
+    # shared=1: one map for every pixel, the whole-image transfer (global mean and covariance).
+    whole = recolor_by_label(content, style, c_slots, s_slots, blur=0, shared=1.0)
+    np.testing.assert_allclose(whole.reshape(-1, 3).mean(0), style.reshape(-1, 3).mean(0), atol=2e-3)
+    # Locally affine away from label edges: the top rows are one affine map of the content.
+    x = np.c_[content[:8].reshape(-1, 3), np.ones(8 * 48)]
+    fit = np.linalg.lstsq(x, out[:8].reshape(-1, 3), rcond=None)[1]
+    assert fit.max() < 1e-8
+
+
+def test_recolor_init_only_for_photoreal_content_init(content64, style64):
+    stylizer = PhotorealStylizer([style64], _config(enabled=True))
+    init = stylizer.initial_image(content64)
+    np.testing.assert_allclose(init.reshape(-1, 3).mean(0), style64.reshape(-1, 3).mean(0), atol=0.02)
+    assert np.array_equal(PhotorealStylizer([style64], _config(enabled=True, recolor_init=False))
+                          .initial_image(content64), content64)
+    assert np.array_equal(PhotorealStylizer([style64], _config(enabled=False)).initial_image(content64), content64)
+    noise = stylizer.initial_image(content64, "random", seed=3)
+    assert noise.std() > 0.25  # random init untouched
 
 
 def test_feather_and_blend_keep_outside_exact():
