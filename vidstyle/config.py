@@ -24,7 +24,7 @@ CONTENT_LAYER = "relu4_2"  # Gatys et al. 2016; Ruder et al. 2016
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "scipy-lbfgs", "adam")
 COLOR_MODES = ("none", "before", "after", "both")
-BUILTIN_INITS = ("content", "random", "style")
+BUILTIN_INITS = ("content", "recolor", "random", "style")
 NETS = ("vgg16", "vgg19")
 POOLINGS = ("max", "avg")
 STYLE_SCALE_RULES = ("long-side", "area")
@@ -141,7 +141,8 @@ class OptimizerSettings:
         Early stop when the loss changed by < tolerance (relative) over ``window``
         iterations (Ruder: 1e-4 over 50). tolerance 0 disables it.
     init : str
-        "content", "random" (seeded uniform noise), "style", or a path to an image.
+        "content", "recolor" (the content with the style's colour statistics), "random"
+        (seeded uniform noise), "style", or a path to an image.
     pyramid : int
         Coarse-to-fine levels: 3 optimizes at 1/4, 1/2 and full size, each level
         initialized from the upsampled previous one (Gatys et al. 2017).
@@ -204,7 +205,7 @@ class OptimizerSettings:
             raise OptionError(f"--frame-pyramid-iterations needs {self.frame_pyramid - 1} value(s) ≥ 1 for "
                               f"--frame-pyramid {self.frame_pyramid}, one per coarser level")
         if self.init not in BUILTIN_INITS and not Path(self.init).is_file():
-            raise OptionError(f"--init {self.init!r} is neither content/random/style nor an existing image file")
+            raise OptionError(f"--init {self.init!r} is neither content/recolor/random/style nor an existing image file")
 
     def level_iterations(self, iterations: int) -> tuple[int, ...]:
         """Iterations per pyramid level (coarse → fine) for a budget at the finest level."""

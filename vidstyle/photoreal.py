@@ -312,10 +312,11 @@ class PhotorealStylizer(Stylizer):
 
     def initial_image(self, content: np.ndarray, init: str | None = None, *, seed: int | None = None) -> np.ndarray:
         """As :meth:`Stylizer.initial_image`; with ``photoreal.recolor_init`` a content init
-        starts from the content recoloured per label (`recolor_by_label`)."""
+        starts from the content recoloured per label (`recolor_by_label`); so does a
+        "recolor" init (per label rather than over the whole image)."""
         image = super().initial_image(content, init, seed=seed)
         wanted = self.settings.enabled and self.settings.recolor_init
-        if not wanted or (init or self.config.optimizer.init) != "content":
+        if not wanted or (init or self.config.optimizer.init) not in ("content", "recolor"):
             return image
         hw = content.shape[:2]
         slots = self._slot_masks(self.frame.labels, hw)

@@ -199,11 +199,19 @@ class Stylizer:
 
     # ---- drivers -------------------------------------------------------------------
     def initial_image(self, content: np.ndarray, init: str | None = None, *, seed: int | None = None) -> np.ndarray:
-        """The starting image for ``content``: content, seeded noise, style, or a file."""
+        """The starting image for ``content``: content, recoloured content, seeded noise, style, or a file.
+
+        "recolor" is the content with the style's colour mean and covariance (the affine map
+        of Gatys et al. 2017, eq. 5–6, in the other direction): the first L-BFGS iterations
+        from the plain content mostly move colours, so starting there saves them (measured
+        in benchmarks/RESULTS.md, "Quality per second: images").
+        """
         init = init or self.config.optimizer.init
         hw = content.shape[:2]
         if init == "content":
             return content.copy()
+        if init == "recolor":
+            return match_colors(content, self.styles[int(np.argmax(self.blend))])
         if init == "random":
             rng = np.random.default_rng(self.config.optimizer.seed if seed is None else seed)
             return rng.uniform(0, 1, content.shape).astype(np.float32)

@@ -119,3 +119,12 @@ def test_bad_optimizer_settings():
         OptimizerSettings(init="no/such/file.png")
     with pytest.raises(OptionError, match="iterations"):
         OptimizerSettings(iterations=0)
+
+
+def test_recolor_init_is_the_content_in_the_style_colours(content64, style64):
+    stylizer = Stylizer([style64], _config(init="recolor"))
+    init = stylizer.initial_image(content64)
+    assert init.shape == content64.shape and init.dtype == np.float32
+    # Colour statistics of the style, structure of the content.
+    np.testing.assert_allclose(init.reshape(-1, 3).mean(0), style64.reshape(-1, 3).mean(0), atol=0.03)
+    assert np.corrcoef(init.mean(-1).ravel(), content64.mean(-1).ravel())[0, 1] > 0.9

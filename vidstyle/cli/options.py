@@ -38,7 +38,7 @@ STYLE_FLAGS: list[tuple[str, str | None, str, dict]] = [
     ("--size", None, "size", dict(type=click.IntRange(16, 8192), help="Long side of the working size in pixels.")),
     ("--iterations", "optimizer", "iterations", dict(type=click.IntRange(1), help="Optimizer iterations (per frame).")),
     ("--seed", "optimizer", "seed", dict(type=int, help="Seed of the random init (same seed → same output).")),
-    ("--init", "optimizer", "init", dict(help="content, random, style, or a path to an image.")),
+    ("--init", "optimizer", "init", dict(help="content, recolor (content in the style's colours), random, style, or an image path.")),
     ("--optimizer", "optimizer", "optimizer",
      dict(type=click.Choice(["lbfgs", "scipy-lbfgs", "adam"]),
           help="In-graph L-BFGS (default), scipy's L-BFGS-B, or Adam.")),
