@@ -239,7 +239,8 @@ def drift_part(args) -> str:
     OUT.mkdir(parents=True, exist_ok=True)
     style = OUT / f"style_{args.drift_style}.png"
     save_image(style, _data(args.drift_style))
-    base = merge(load_preset(DEFAULT_VIDEO_PRESET), {"size": args.drift_size})
+    base = merge(load_preset(DEFAULT_VIDEO_PRESET), {"size": args.drift_size,
+                                                     "loss": {"style_weight": args.drift_style_weight}})
     lines = ["| clip | variant | frames | s / frame 1 | s / later frame (mean) | later / first | "
              "sharpness first 5 → last 5 | ratio | style ratio early → late | drift | "
              "temporal error vs independent |", "|---|---|---:|---:|---:|---:|---|---:|---|---:|---|"]
@@ -259,7 +260,9 @@ def drift_part(args) -> str:
             if not (independent / "frames").is_dir() or len(drift.frame_files(independent / "frames")) < \
                     args.independent_frames:
                 drift.render_independent(folder, style, independent, preset=DEFAULT_VIDEO_PRESET,
-                                         overrides={"size": args.drift_size}, count=args.independent_frames)
+                                         overrides={"size": args.drift_size,
+                                                    "loss": {"style_weight": args.drift_style_weight}},
+                                         count=args.independent_frames)
             summary = drift.drift_summary(folder, style, independent=independent)
             series[(clip, label)] = summary["sharpness"]
             log = result.log
@@ -340,6 +343,8 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=None, help="Only these DRIFT_VARIANTS.")
     parser.add_argument("--drift-size", type=int, default=256)
     parser.add_argument("--drift-style", default="immunohistochemistry")
+    parser.add_argument("--drift-style-weight", type=float, default=3e5,
+                        help="As make demo: the micrograph is a strong style at the default 1e6.")
     parser.add_argument("--independent-frames", type=int, default=30,
                         help="Frames stylized independently for the temporal-error comparison.")
     parser.add_argument("--write", action="store_true")

@@ -205,7 +205,8 @@ class OptimizerSettings:
             raise OptionError(f"--frame-pyramid-iterations needs {self.frame_pyramid - 1} value(s) ≥ 1 for "
                               f"--frame-pyramid {self.frame_pyramid}, one per coarser level")
         if self.init not in BUILTIN_INITS and not Path(self.init).is_file():
-            raise OptionError(f"--init {self.init!r} is neither content/recolor/random/style nor an existing image file")
+            raise OptionError(f"--init {self.init!r} is neither content/recolor/random/style "
+                              "nor an existing image file")
 
     def level_iterations(self, iterations: int) -> tuple[int, ...]:
         """Iterations per pyramid level (coarse → fine) for a budget at the finest level."""

@@ -271,10 +271,12 @@ class Stylizer:
 
         Each pyramid level is initialized with the previous level's result upsampled;
         the first level with ``init`` (default: the configured init) downsampled.
+        ``iterations`` defaults to ``first_iterations`` (else ``iterations``).
         """
         opt = self.config.optimizer
         shapes = pyramid_shapes(content.shape[:2], opt.pyramid)
-        budgets = opt.level_iterations(iterations or opt.iterations)[-len(shapes):]
+        # From scratch, as a video's first frame: the first-frame budget when there is one.
+        budgets = opt.level_iterations(iterations or opt.first_iterations or opt.iterations)[-len(shapes):]
         current = self.initial_image(content) if init is None else init
         result = None
         for level, (hw, budget) in enumerate(zip(shapes, budgets, strict=False), start=1):

@@ -52,7 +52,10 @@ def image_command(content: Path, styles: tuple[Path, ...], output: Path, save_ev
       vidstyle image in.png sunset.png -o out.png --photoreal --content-masks in_mask.png --style-mask sunset_mask.png
     """
     photoreal, masks = photoreal_from_flags(flags)
-    config = config_from_flags(flags, default_preset=DEFAULT_IMAGE_PRESET, extra={"photoreal": photoreal})
+    # An image is stylized from scratch like a video's first frame: --iterations sets that budget.
+    config = config_from_flags(flags, default_preset=DEFAULT_IMAGE_PRESET,
+                               extra={"photoreal": photoreal,
+                                      "optimizer": {"first_iterations": flags.get("iterations")}})
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"):
         raise OutputError(f"-o {output}: use an image extension such as .png")
     prepare_output_dir(output.parent)
