@@ -362,31 +362,31 @@ class PhotorealStylizer(Stylizer):
         return self._host_objective(self.objective_args(content, temporal, matting_weight=matting_weight))
 
     # ---- drivers -------------------------------------------------------------------
-    def _run(self, content, init, iterations, temporal, callback, matting_weight, offset=0, total=None):
+    def _run(self, content, init, iterations, temporal, callback, matting_weight, offset=0, total=None, stop=None):
         def report(step: Step) -> None:
             if callback is not None:
                 callback(dataclasses.replace(step, iteration=step.iteration + offset,
                                              iterations=total or step.iterations))
         return self._minimize(self.objective_args(content, temporal, matting_weight=matting_weight), init,
-                              iterations, report, content.shape[:2])
+                              iterations, report, content.shape[:2], stop)
 
     def optimize(self, content: np.ndarray, init: np.ndarray, *, iterations: int,
-                 temporal: Sequence[TemporalTarget] = (), callback: Callable[[Step], None] | None = None
-                 ) -> Result:
+                 temporal: Sequence[TemporalTarget] = (), callback: Callable[[Step], None] | None = None,
+                 stop: tuple[float, int] | None = None) -> Result:
         """One size: Luan's stage 1 (no matting) then stage 2 (with it) from stage 1's result.
 
         Without ``photoreal.enabled`` only the segmented style (no matting term) runs.
         """
         if not self.settings.enabled or self.settings.matting_weight == 0:
-            return self._run(content, init, iterations, temporal, callback, 0.0)
+            return self._run(content, init, iterations, temporal, callback, 0.0, stop=stop)
         first = round(iterations * self.settings.stage1_fraction)
         first = min(first, iterations - 1)
         stage1 = None
         if first > 0:
-            stage1 = self._run(content, init, first, temporal, callback, 0.0, 0, iterations)
+            stage1 = self._run(content, init, first, temporal, callback, 0.0, 0, iterations, stop)
             init = stage1.image
         stage2 = self._run(content, init, iterations - first, temporal, callback, None,
-                           stage1.iterations if stage1 else 0, iterations)
+                           stage1.iterations if stage1 else 0, iterations, stop)
         if stage1 is None:
             return stage2
         return Result(stage2.image, stage1.iterations + stage2.iterations, stage2.loss, stage2.terms,

@@ -232,3 +232,13 @@ def test_frame_pyramid_corrections_keep_the_warped_detail(content64, style64):
     assert energy(result.image) >= 0.97 * energy(content)
     assert {(s.level, s.levels) for s in steps} == {(1, 2), (2, 2)}
     assert result.iterations == 4
+
+
+def test_scene_cut_starts_the_new_shot_from_scratch(tmp_path, clip, style_file):
+    other = render_clip(skimage.data.coffee(), SIZE, Motion(dx=1.0, dy=0.0), n_frames=2)
+    folder = _write_frames(tmp_path / "cut", [*clip.frames[:2], *other.frames])
+    config = dataclasses.replace(_config(), optimizer=OptimizerSettings(iterations=4, first_iterations=9, pyramid=1))
+    result = render_video(VideoJob(folder, (style_file,), tmp_path / "o", encode=False), config)
+    assert [r.get("start") for r in result.log] == [None, None, "scene cut", None]
+    assert [r["iterations"] for r in result.log] == [9, 4, 9, 4]
+    assert result.log[2]["terms"]["temporal"] == 0  # nothing of the old shot holds the new one
