@@ -14,7 +14,8 @@ closes; higher = stronger transfer) and ``affine_residual`` (mean residual of th
 affine colour fit to the input; lower = more photorealistic). Luan's result is downscaled to
 our output size (``cv2.INTER_AREA``) first, so both are judged at the same resolution.
 
-``--write`` replaces the "## Photoreal vs Luan (pairs 1–30)" section of benchmarks/RESULTS.md.
+``--write`` replaces the "## Photoreal vs Luan (pairs 1–30)" section of benchmarks/RESULTS.md;
+``--cache FILE`` keeps finished pairs so an interrupted run resumes (same settings only).
 Without ``../shared`` (data and tool) the script says so and exits 0.
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import shlex
@@ -50,6 +52,16 @@ def parse_pairs(text: str) -> list[int]:
     return sorted(pairs)
 
 
+def data_file(name: str) -> Path:
+    """A file of the pair data; a few are stored as a text link ("examples/input/in23.png")."""
+    path = DATA / name
+    if path.stat().st_size < 512:
+        target = path.read_bytes().decode("utf-8", "replace").strip()
+        if target.lower().endswith((".png", ".jpg")) and (DATA / Path(target).name).is_file():
+            return DATA / Path(target).name
+    return path
+
+
 def photocheck(output: Path, content: Path, style: Path) -> tuple[float, float]:
     """(affine_residual, colour_moved) of ``output`` by the shared judge."""
     out = subprocess.run([sys.executable, str(PHOTOCHECK), str(output), str(content), str(style)],
@@ -65,6 +77,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=None, help="full-size budget (default: the preset's)")
     parser.add_argument("--pyramid-iterations", default=None,
                         help="coarser levels' budgets, comma-separated (default: the preset's)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="JSON file of finished pairs: reused when the settings match, so a long run resumes")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args()
     if not (DATA / "in1.png").is_file() or not PHOTOCHECK.is_file():
@@ -88,27 +102,40 @@ def main() -> None:
         optimizer["pyramid_iterations"] = [int(v) for v in args.pyramid_iterations.split(",")]
     config = build_config(merge(load_preset(DEFAULT_IMAGE_PRESET),
                                 {"size": args.size, "optimizer": optimizer, "photoreal": {"enabled": True}}))
+    # Resume: rows of an earlier run with the same settings (the whole config) are reused.
+    fingerprint = repr(config)
+    cached: dict[str, dict] = {}
+    if args.cache and args.cache.is_file():
+        saved = json.loads(args.cache.read_text())
+        cached = saved["rows"] if saved.get("settings") == fingerprint else {}
     load_before = os.getloadavg()
     start = time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in parse_pairs(args.pairs):
-            content_path, style_path = DATA / f"in{n}.png", DATA / f"tar{n}.png"
+            if str(n) in cached:
+                rows.append(cached[str(n)])
+                continue
+            content_path, style_path = data_file(f"in{n}.png"), data_file(f"tar{n}.png")
             content = load_image(content_path, max_side=config.size)
             styles = load_style_images([style_path], content.shape[:2])
-            masks = MaskOptions(content_masks=str(DATA / f"seg_in{n}.png"), style_mask=str(DATA / f"seg_tar{n}.png"))
+            masks = MaskOptions(content_masks=str(data_file(f"seg_in{n}.png")),
+                                style_mask=str(data_file(f"seg_tar{n}.png")))
             t0 = time.perf_counter()
             result = stylize_photoreal_image(content, styles, config, masks)
             seconds = time.perf_counter() - t0
             ours = Path(tmp) / f"ours{n}.png"
             save_image(ours, result.image)
             theirs = Path(tmp) / f"luan{n}.png"
-            luan = cv2.imread(str(DATA / f"luan_result{n}.png"), cv2.IMREAD_COLOR)
+            luan = cv2.imread(str(data_file(f"luan_result{n}.png")), cv2.IMREAD_COLOR)
             cv2.imwrite(str(theirs), cv2.resize(luan, result.image.shape[1::-1], interpolation=cv2.INTER_AREA))
             row = dict(pair=n, seconds=seconds, w=result.image.shape[1], h=result.image.shape[0])
             row["ours_res"], row["ours_moved"] = photocheck(ours, content_path, style_path)
             row["luan_res"], row["luan_moved"] = photocheck(theirs, content_path, style_path)
             rows.append(row)
+            if args.cache:
+                cached[str(n)] = row
+                args.cache.write_text(json.dumps({"settings": fingerprint, "rows": cached}, indent=1))
             print(f"pair {n:2d}: colour moved {row['ours_moved']:.3f} (Luan {row['luan_moved']:.3f}), "
                   f"affine residual {row['ours_res']:.4f} (Luan {row['luan_res']:.4f}), {seconds:.0f} s", flush=True)
     elapsed = time.perf_counter() - start
