@@ -72,13 +72,15 @@ def _gt_error(frames, clip) -> float:
 
 
 def test_temporal_loss_lowers_temporal_error(tmp_path, clip, clip_dir, style_file, style64):
-    config = _config()
+    # 20 iterations: at 12 the frames are far from converged and the comparison is noise-bound
+    # (cubic warps put it at 0.61 there, bilinear at 0.58; the real clips show 0.08–0.21).
+    config = dataclasses.replace(_config(), optimizer=OptimizerSettings(iterations=20, pyramid=1))
     coherent = render_video(VideoJob(clip_dir, (style_file,), tmp_path / "v", encode=False), config)
     # Independent per-frame stylization of the same (PNG-quantized) frames, same budget.
     stylizer = Stylizer([style64], config)
     inputs = sorted((tmp_path / "v" / "input").glob("*.png"))
     independent = [stylizer.stylize(cv2.imread(str(p))[..., ::-1].astype(np.float32) / 255,
-                                    iterations=12).image for p in inputs]
+                                    iterations=20).image for p in inputs]
     e_video, e_independent = _gt_error(_frames(coherent), clip), _gt_error(independent, clip)
     assert e_video < 0.6 * e_independent, (e_video, e_independent)
     log = coherent.log
