@@ -120,6 +120,9 @@ class InGraphLBFGS:
     def _line_search(self, state: _State, d, gd, step, c2, args):
         """Weak-Wolfe search on the projected path x(t) = clip(x + t·d, 0, 1).
 
+        Returns (x, f, terms, g, found) of the accepted point, or of the start point when
+        no t satisfied the Armijo condition (found False).
+
         Shrinks t (quadratic interpolation) until the Armijo condition holds; while it holds
         but the slope is still steep (curvature condition unmet) and no failing t is known,
         it grows t ×4 instead, keeping the last acceptable point. Growing matters early,
@@ -191,10 +194,8 @@ class InGraphLBFGS:
         y = tf.where(failed_with_memory, tf.zeros_like(y), y)
         rho = tf.where(failed_with_memory, tf.zeros_like(rho), rho)
 
-        x = tf.where(ok, x_new, x)
-        f = tf.where(ok, f_new, state.f)
-        g = tf.where(ok, g_new, g)
-        terms = {k: tf.where(ok, terms_new[k], v) for k, v in state.terms.items()}
+        # A failed search returns the start point itself, so x, f, g and terms need no guard.
+        x, f, g, terms = x_new, f_new, g_new, terms_new
         recent = tf.concat([state.recent[1:], [f]], 0)
         done = state.done + 1
         # Ruder's early stop: relative change < tolerance over the window.
