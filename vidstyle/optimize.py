@@ -71,7 +71,8 @@ class _EarlyStop:
 
 
 def minimize(loss_and_grad: LossAndGrad, x0: np.ndarray, settings: OptimizerSettings, *,
-             iterations: int, callback: Callable[[Step], None] | None = None) -> Result:
+             iterations: int, callback: Callable[[Step], None] | None = None,
+             stop: tuple[float, int] | None = None) -> Result:
     """Minimize over an image x ∈ [0, 1]^(H×W×3) starting from ``x0``.
 
     Parameters
@@ -86,14 +87,18 @@ def minimize(loss_and_grad: LossAndGrad, x0: np.ndarray, settings: OptimizerSett
         Iteration budget.
     callback : callable, optional
         Called with a :class:`Step` after every iteration.
+    stop : (float, int), optional
+        (tolerance, window) of the early stop instead of the settings' (video frames
+        after the first).
     """
     run = _minimize_adam if settings.optimizer == "adam" else _minimize_lbfgs
-    return run(loss_and_grad, np.clip(np.asarray(x0, np.float32), 0, 1), settings, iterations, callback)
+    early_stop = _EarlyStop(*(stop or (settings.tolerance, settings.window)))
+    return run(loss_and_grad, np.clip(np.asarray(x0, np.float32), 0, 1), settings, iterations, callback,
+               early_stop)
 
 
-def _minimize_lbfgs(loss_and_grad, x0, settings, iterations, callback) -> Result:
+def _minimize_lbfgs(loss_and_grad, x0, settings, iterations, callback, stop: _EarlyStop) -> Result:
     shape, start = x0.shape, time.perf_counter()
-    stop = _EarlyStop(settings.tolerance, settings.window)
     last = {"terms": {}}
 
     def fun(flat: np.ndarray):
@@ -124,9 +129,8 @@ def _minimize_lbfgs(loss_and_grad, x0, settings, iterations, callback) -> Result
                   time.perf_counter() - start, stopped, stop.history, reason)
 
 
-def _minimize_adam(loss_and_grad, x0, settings, iterations, callback) -> Result:
+def _minimize_adam(loss_and_grad, x0, settings, iterations, callback, stop: _EarlyStop) -> Result:
     start = time.perf_counter()
-    stop = _EarlyStop(settings.tolerance, settings.window)
     x = x0.copy()
     m = np.zeros_like(x)
     v = np.zeros_like(x)

@@ -186,13 +186,13 @@ class Stylizer:
         ``stop`` = (tolerance, window) of the early stop; None: the configured one.
         """
         opt = self.config.optimizer
-        if stop is not None:
-            opt = dataclasses.replace(opt, tolerance=stop[0], window=stop[1])
+        tolerance, window = stop or (opt.tolerance, opt.window)
         try:
             if opt.optimizer == "lbfgs":
-                return self._solver.minimize(init, args, iterations=iterations, tolerance=opt.tolerance,
-                                             window=opt.window, callback=callback, report_every=self.report_every)
-            return minimize(self._host_objective(args), init, opt, iterations=iterations, callback=callback)
+                return self._solver.minimize(init, args, iterations=iterations, tolerance=tolerance,
+                                             window=window, callback=callback, report_every=self.report_every)
+            return minimize(self._host_objective(args), init, opt, iterations=iterations, callback=callback,
+                            stop=(tolerance, window))
         except (tf.errors.ResourceExhaustedError, MemoryError):
             raise ResourceError(f"out of memory optimizing a {shape_hw[1]}×{shape_hw[0]} image: "
                                 "lower --size or use --device cpu") from None
