@@ -1,4 +1,4 @@
-"""Feature network: shapes, truncation, pooling, masks through the net."""
+"""Feature network: shapes, truncation, pooling, masks through the net; preprocessing known answers."""
 
 import numpy as np
 import pytest
@@ -90,3 +90,64 @@ def test_vgg19_bad_weights_file_is_a_clear_error(tmp_path):
         FeatureNet(NetSettings(net="vgg19", weights=str(bad)), ["relu1_1"])
     with pytest.raises(WeightsError, match="not found"):
         FeatureNet(NetSettings(net="vgg19", weights=str(tmp_path / "missing.h5")), ["relu1_1"])
+
+
+# ---- preprocessing known answers (issue 11, item 11) --------------------------------------------
+# torchvision's ImageNet normalization, written out here (not imported) so a changed constant fails.
+TORCHVISION_MEAN = np.array([0.485, 0.456, 0.406])
+TORCHVISION_STD = np.array([0.229, 0.224, 0.225])
+RGB = np.array([0.9, 0.5, 0.1])  # a strongly coloured constant image: channel order matters
+
+
+def _conv_at(kernel: np.ndarray, bias: np.ndarray, patch: np.ndarray) -> np.ndarray:
+    """One output pixel of a 3×3 'SAME' convolution (cross-correlation) over a (3, 3, C) patch."""
+    return np.einsum("hwc,hwco->o", patch.astype(np.float64), kernel.astype(np.float64)) + bias
+
+
+def test_vgg16_preprocess_is_torchvision_rgb_normalization(net):
+    x = np.broadcast_to(RGB, (1, 4, 4, 3)).astype(np.float32)
+    got = net.preprocess(tf.constant(x)).numpy()
+    np.testing.assert_allclose(got[0, 0, 0], (RGB - TORCHVISION_MEAN) / TORCHVISION_STD, rtol=1e-5)
+
+
+def test_vgg16_conv1_1_known_answer_on_a_constant_colour():
+    from vidstyle.weights import load_vgg16
+
+    kernel, bias = load_vgg16()[0]
+    assert kernel.shape == (3, 3, 3, 64)  # HWIO, input channels R, G, B
+    image = np.broadcast_to(RGB, (1, 9, 9, 3)).astype(np.float32)
+    out = FeatureNet(NetSettings(), ["conv1_1"])(tf.constant(image), ["conv1_1"])["conv1_1"].numpy()
+    normalized = (RGB - TORCHVISION_MEAN) / TORCHVISION_STD
+    want = _conv_at(kernel, bias, np.broadcast_to(normalized, (3, 3, 3)))
+    np.testing.assert_allclose(out[0, 4, 4], want, rtol=1e-4, atol=1e-4)
+    # The test can tell the conventions apart: BGR order or caffe's 0–255 scale give other answers.
+    bgr = _conv_at(kernel, bias, np.broadcast_to((RGB[::-1] - TORCHVISION_MEAN) / TORCHVISION_STD, (3, 3, 3)))
+    caffe = _conv_at(kernel, bias, np.broadcast_to(RGB[::-1] * 255 - (103.939, 116.779, 123.68), (3, 3, 3)))
+    assert np.abs(bgr - want).max() > 0.1 and np.abs(caffe - want).max() > 1.0
+    # relu1_1 is the rectified conv1_1.
+    relu = FeatureNet(NetSettings(), ["relu1_1"])(tf.constant(image), ["relu1_1"])["relu1_1"].numpy()
+    np.testing.assert_allclose(relu[0, 4, 4], np.maximum(want, 0), rtol=1e-4, atol=1e-4)
+
+
+def test_vgg16_conv1_1_known_answer_on_a_textured_patch():
+    # Spatial layout of the kernel: output (y, x) = Σ_{dy,dx} k[dy+1, dx+1] · in(y+dy, x+dx) + b.
+    from vidstyle.weights import load_vgg16
+
+    kernel, bias = load_vgg16()[0]
+    image = np.random.default_rng(0).uniform(0, 1, (1, 5, 5, 3)).astype(np.float32)
+    out = FeatureNet(NetSettings(), ["conv1_1"])(tf.constant(image), ["conv1_1"])["conv1_1"].numpy()
+    patch = (image[0, 1:4, 2:5] - TORCHVISION_MEAN) / TORCHVISION_STD  # centred on (y, x) = (2, 3)
+    np.testing.assert_allclose(out[0, 2, 3], _conv_at(kernel, bias, patch), rtol=1e-4, atol=1e-4)
+    flipped = _conv_at(kernel[::-1, ::-1], bias, patch)
+    assert np.abs(flipped - out[0, 2, 3]).max() > 0.1  # a flipped (true-convolution) kernel would differ
+
+
+def test_vgg19_preprocess_is_caffe_bgr_0_255_mean_subtracted():
+    # Keras' VGG19 weights expect caffe input: BGR, 0–255, ImageNet mean (B, G, R) subtracted, no std.
+    from types import SimpleNamespace
+
+    fake = SimpleNamespace(settings=SimpleNamespace(net="vgg19"))
+    x = np.broadcast_to(RGB, (1, 2, 2, 3)).astype(np.float32)
+    got = FeatureNet.preprocess(fake, tf.constant(x)).numpy()
+    want = [0.1 * 255 - 103.939, 0.5 * 255 - 116.779, 0.9 * 255 - 123.68]
+    np.testing.assert_allclose(got[0, 1, 1], want, rtol=1e-5)
