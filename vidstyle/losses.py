@@ -10,6 +10,8 @@ from collections.abc import Mapping
 
 import tensorflow as tf
 
+from vidstyle.matting import apply_banded
+
 
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
     """Gram matrix ``G = FᵀF / (H·W)`` of features (B, H, W, C) → (B, C, C)."""
@@ -77,11 +79,25 @@ def masked_gram_matrix(features: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     return tf.linalg.matmul(flat, flat, transpose_a=True) / (size * mean)
 
 
-def matting_loss(image: tf.Tensor, laplacian: tf.sparse.SparseTensor) -> tf.Tensor:
-    """Luan's photorealism term ``Σ_c V_c[O]ᵀ M_I V_c[O]`` for a single image (1, H, W, 3).
+def matting_loss(image: tf.Tensor, bands: tf.Tensor) -> tf.Tensor:
+    """Luan's photorealism term ``Σ_c V_cᵀ M_I V_c`` for a single image (1, H, W, 3).
 
-    ``laplacian`` is the (H·W, H·W) Matting Laplacian of the content frame, rows in
-    row-major pixel order.
+    ``bands`` ((4r+1)², H, W) is the Matting Laplacian M_I of the content frame in banded
+    form (`vidstyle.matting.matting_bands`, float32), applied by
+    `vidstyle.matting.apply_banded`: dense ops only, deterministic on every device. The
+    gradient is ``2·M_I·V_c`` (M_I is symmetric), returned from the product already
+    computed for the energy, so one banded product serves both.
     """
-    flat = tf.reshape(image[0], (-1, 3))
-    return tf.reduce_sum(flat * tf.sparse.sparse_dense_matmul(laplacian, flat))
+    with tf.name_scope("matting"):
+
+        @tf.custom_gradient
+        def energy(v):
+            channels = tf.transpose(v, (2, 0, 1))  # (3, H, W): contiguous planes
+            mv = apply_banded(bands, channels)
+
+            def grad(upstream):
+                return 2.0 * upstream * tf.transpose(mv, (1, 2, 0))
+
+            return tf.reduce_sum(channels * mv), grad
+
+        return energy(image[0])

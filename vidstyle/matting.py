@@ -6,6 +6,11 @@ V_c[O]`` is small when the output is, inside every small window, an affine funct
 content colours. The same matrix, normalized, drives the closed-form smoothing step of
 Li et al. [3]_ (`smooth_affine`).
 
+Two forms of the same matrix: a scipy CSR matrix (`matting_laplacian`) for the host-side
+solvers, and its (4r+1)² diagonals on the pixel grid (`matting_bands`), which
+`apply_banded` multiplies with an image by shifted dense products in TensorFlow — the
+form the optimizer's loss uses, deterministic on every device.
+
 References
 ----------
 .. [1] A. Levin, D. Lischinski, Y. Weiss, "A Closed-Form Solution to Natural Image
@@ -18,6 +23,7 @@ References
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,8 +38,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = [
     "DEFAULT_EPSILON",
     "DEFAULT_SMOOTH_LAMBDA",
+    "apply_banded",
     "laplacian_energy",
-    "laplacian_to_tf_sparse",
+    "matting_bands",
     "matting_laplacian",
     "normalized_matting_laplacian",
     "smooth_affine",
@@ -145,21 +152,37 @@ def _matting_bands(
     return affinity, count
 
 
-def _bands_to_csr(
-    affinity: np.ndarray, diagonal: np.ndarray, radius: int
-) -> scipy.sparse.csr_matrix:
-    """Assemble ``diag(diagonal) − W`` from the affinity bands W as an (N, N) CSR matrix."""
-    h, w, _ = affinity.shape
-    bands = 4 * radius + 1
+def _laplacian_bands(affinity: np.ndarray, diagonal: np.ndarray, radius: int) -> np.ndarray:
+    """Bands of ``diag(diagonal) − W`` (W the affinity bands) → (B², H, W), B = 4r+1.
+
+    ``bands[o, y, x] = L[i, i + offset o]`` for pixel i = (y, x), offsets ordered as in
+    `_matting_bands`; zero where i + offset o lies outside the image.
+    """
+    bands = -np.moveaxis(affinity, -1, 0)  # a copy, (B², H, W)
+    reach = 2 * radius
+    side = 2 * reach + 1
+    bands[reach * side + reach] += diagonal  # offset (0, 0)
+    h, w = diagonal.shape
+    ys, xs = np.arange(h)[:, None], np.arange(w)[None, :]
+    for o in range(side * side):
+        dy, dx = o // side - reach, o % side - reach
+        outside = (ys + dy < 0) | (ys + dy >= h) | (xs + dx < 0) | (xs + dx >= w)
+        bands[o][outside] = 0.0  # already 0 in exact arithmetic; made exact for the shifts
+    return bands
+
+
+def _bands_to_csr(bands: np.ndarray) -> scipy.sparse.csr_matrix:
+    """Assemble the (N, N) CSR matrix whose diagonals are ``bands`` (B², H, W)."""
+    _, h, w = bands.shape
+    side = math.isqrt(bands.shape[0])
+    reach = side // 2
     ys, xs = np.mgrid[0:h, 0:w]
     index = ys * w + xs
     rows, cols, vals = [], [], []
-    for o in range(bands * bands):
-        dy, dx = o // bands - 2 * radius, o % bands - 2 * radius
+    for o in range(side * side):
+        dy, dx = o // side - reach, o % side - reach
         ok = (ys + dy >= 0) & (ys + dy < h) & (xs + dx >= 0) & (xs + dx < w)
-        v = -affinity[..., o][ok]
-        if dy == 0 and dx == 0:
-            v = v + diagonal[ok]
+        v = bands[o][ok]
         keep = v != 0
         rows.append(index[ok][keep])
         cols.append((index + dy * w + dx)[ok][keep])
@@ -245,7 +268,7 @@ def matting_laplacian(
     _check_options(epsilon, window_radius)
     image = _check_image(image, "image", window_radius)
     affinity, count = _matting_bands(image, float(epsilon), int(window_radius))
-    return _bands_to_csr(affinity, count, int(window_radius))
+    return _bands_to_csr(_laplacian_bands(affinity, count, int(window_radius)))
 
 
 def normalized_matting_laplacian(
@@ -264,7 +287,7 @@ def normalized_matting_laplacian(
     _check_options(epsilon, window_radius)
     image = _check_image(image, "image", window_radius)
     affinity, count = _matting_bands(image, float(epsilon), int(window_radius))
-    laplacian = _bands_to_csr(affinity, count, int(window_radius))
+    laplacian = _bands_to_csr(_laplacian_bands(affinity, count, int(window_radius)))
     scale = scipy.sparse.diags(1.0 / np.sqrt(count.ravel()))
     return (scale @ laplacian @ scale).tocsr()
 
@@ -294,32 +317,83 @@ def laplacian_energy(laplacian: scipy.sparse.spmatrix, image: np.ndarray) -> flo
     return float(np.sum(v * (laplacian @ v)))
 
 
-def laplacian_to_tf_sparse(laplacian: scipy.sparse.spmatrix) -> tf.sparse.SparseTensor:
-    """Convert a scipy sparse Laplacian to a float32 `tf.sparse.SparseTensor`.
+def matting_bands(
+    image: np.ndarray,
+    *,
+    epsilon: float = DEFAULT_EPSILON,
+    window_radius: int = DEFAULT_WINDOW_RADIUS,
+) -> np.ndarray:
+    """Matting Laplacian ``M_I`` as its (4r+1)² diagonals on the pixel grid.
+
+    The banded form of `matting_laplacian`, for `apply_banded`: M_I couples each pixel
+    only with pixels at most 2r rows and columns away, so it is stored as one (H, W)
+    plane per pixel offset instead of a sparse matrix.
 
     Parameters
     ----------
-    laplacian : (N, N) scipy sparse matrix
-        E.g. ``M_I`` from `matting_laplacian`.
+    image : (H, W, 3) float ndarray
+        Content image I, RGB in [0, 1].
+    epsilon : float, optional
+        Regularizer ε (default 1e-7, as Luan et al. 2017).
+    window_radius : int, optional
+        Radius r of the square windows w_k (default 1: 3×3 windows, 25 bands).
 
     Returns
     -------
-    tf.sparse.SparseTensor
-        (N, N) float32, indices in canonical row-major order, ready for
-        ``tf.sparse.sparse_dense_matmul(M, V)`` with V of shape (N, 3) — the gradient of
-        the photorealism loss is ``2 · M_I · V_c`` (Luan et al. 2017).
+    bands : ((4r+1)², H, W) float64 ndarray
+        ``bands[o, y, x] = M_I[i, j]`` for pixel i = (y, x) and j = (y + dy, x + dx),
+        the offsets (dy, dx) ∈ [-2r, 2r]² in row-major order (o = (dy + 2r)(4r+1) +
+        dx + 2r; the centre band o = ((4r+1)² − 1)/2 is the diagonal). Zero wherever j
+        lies outside the image. Cast to float32 for TensorFlow.
+
+    Raises
+    ------
+    vidstyle.errors.InputError, vidstyle.errors.OptionError
+        As `matting_laplacian`.
+    """
+    _check_options(epsilon, window_radius)
+    image = _check_image(image, "image", window_radius)
+    affinity, count = _matting_bands(image, float(epsilon), int(window_radius))
+    return _laplacian_bands(affinity, count, int(window_radius))
+
+
+def apply_banded(bands: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
+    """Product ``M·V_c`` of a banded Laplacian and each channel of an image, in TensorFlow.
+
+    Parameters
+    ----------
+    bands : ((4r+1)², H, W) tf.Tensor
+        M from `matting_bands`, in the dtype of ``v`` (float32 for the loss).
+    v : (..., H, W) tf.Tensor
+        Image V channels first, e.g. (3, H, W); each (H, W) plane V_c is a vector in
+        row-major pixel order.
+
+    Returns
+    -------
+    (..., H, W) tf.Tensor
+        ``(M V_c)[i] = Σ_o bands[o, i] · V_c[i + offset o]``.
+
+    Notes
+    -----
+    One shifted element-wise product per band, summed with ``add_n``: V is zero-padded by
+    2r on each side and sliced at each offset, so a shift never wraps around, and the
+    bands are zero wherever the shift left the image. Only dense pad, slice, multiply
+    and add ops: deterministic on every device (TensorFlow has no deterministic GPU
+    kernel for ``tf.sparse.sparse_dense_matmul``). Channels first keeps the products
+    contiguous; at 512×512 this is about as fast on a CPU as the sparse product, and
+    with the gradient faster (see benchmarks/bench_matting.py).
     """
     import tensorflow as tf  # heavy; only needed by the TF loss
 
-    if not scipy.sparse.issparse(laplacian):
-        raise InputError("laplacian must be a scipy.sparse matrix (from matting_laplacian).")
-    coo = laplacian.tocsr().tocoo()  # CSR → COO keeps the canonical row-major order
-    indices = np.stack([coo.row, coo.col], axis=1).astype(np.int64)
-    return tf.sparse.SparseTensor(
-        indices=indices,
-        values=coo.data.astype(np.float32),
-        dense_shape=np.asarray(coo.shape, dtype=np.int64),
-    )
+    side = math.isqrt(bands.shape[0])
+    reach = side // 2  # 2r
+    h, w = tf.shape(v)[-2], tf.shape(v)[-1]
+    padded = tf.pad(v, [[0, 0]] * (v.shape.rank - 2) + [[reach, reach], [reach, reach]])
+    products = []
+    for o in range(side * side):
+        dy, dx = o // side, o % side  # offset + 2r: where the shifted window starts in `padded`
+        products.append(bands[o] * padded[..., dy:dy + h, dx:dx + w])
+    return tf.add_n(products)
 
 
 def smooth_affine(

@@ -5,15 +5,20 @@
 * the augmented (segmented) style loss: per label k, Gram matrices of the features
   masked by M_k, with the masks carried through the net (`FeatureNet.masks_through`);
 * the photorealism regularizer ``λ Σ_c V_c[O]ᵀ M_I V_c[O]`` with M_I the Matting
-  Laplacian of the content frame (`vidstyle.matting.matting_laplacian`), applied as a
-  sparse-dense product in TensorFlow;
+  Laplacian of the content frame, kept as its 25 diagonals on the pixel grid
+  (`vidstyle.matting.matting_bands`) and applied by shifted dense products
+  (`vidstyle.matting.apply_banded`), which are deterministic on every device;
 * Luan's two stages per frame (stage 1 without the matting term, stage 2 with it,
   initialized from stage 1), optional closed-form post-smoothing (Li et al. 2018), and
   region-only stylization (a soft-edged blend that keeps pixels outside the region
   exactly equal to the input).
 
-The per-frame content masks and the Laplacian are arguments of the compiled loss step,
-so a new frame of the same size does not retrace it.
+The per-frame content masks and the Laplacian bands are arguments of the compiled loss
+step, so a new frame of the same size does not retrace it. A run whose matting weight is 0
+(stage 1, coarse pyramid levels, masks or a region without ``--photoreal``) passes None
+instead of the bands: that second trace of the step has no matting ops at all, and the
+Laplacian is not built. It is built lazily, once per frame (a one-frame cache shared by
+stage 2 and later optimizations of the same frame).
 
 Loss balance (λ). Luan's code adds the gradient ``λ M_I V`` with V in [0, 1] (energy
 ``λ/2 · Σ_c V_cᵀ M_I V_c``, λ = 1e4) to content weight 5 and style weight 1e2 on caffe
@@ -50,7 +55,7 @@ from vidstyle.config import Config
 from vidstyle.errors import InputError, OptionError
 from vidstyle.images import resize_to
 from vidstyle.lbfgs import ITERATIONS_PER_CALL
-from vidstyle.matting import laplacian_to_tf_sparse, matting_laplacian, smooth_affine
+from vidstyle.matting import matting_bands, smooth_affine
 from vidstyle.optimize import Result, Step
 from vidstyle.regions import MaskOptions, MaskTrack
 from vidstyle.stylize import Stylizer, TemporalTarget
@@ -264,7 +269,9 @@ class PhotorealStylizer(Stylizer):
         self.style_labels = None if style_labels is None else np.asarray(style_labels, np.int32)
         self.label_set: list[int] = [] if style_labels is None else sorted(np.unique(style_labels).tolist())
         self.frame = FrameMasks()
-        self._laplacian: tuple[str, tf.sparse.SparseTensor] | None = None
+        self._bands: tuple[str, tf.Tensor] | None = None  # (content key, M_I bands) of the last frame
+        self.laplacian_builds = 0  # Matting Laplacians built so far (one per distinct frame)
+        self._full_hw: tuple[int, int] | None = None  # frame size while `refine` runs its levels
 
     # ---- masks ---------------------------------------------------------------------
     def set_frame(self, masks: FrameMasks) -> None:
@@ -303,12 +310,26 @@ class PhotorealStylizer(Stylizer):
         through = self.net.masks_through(masks, self.loss.style_layers)
         return {k: masked_grams(feats[k], tf.constant(through[k]))[0] for k in feats}
 
-    def laplacian(self, content: np.ndarray) -> tf.sparse.SparseTensor:
-        """M_I of ``content`` as a TF sparse tensor (the last one is cached)."""
-        key = hashlib.sha1(np.ascontiguousarray(content).tobytes() + str(content.shape).encode()).hexdigest()
-        if self._laplacian is None or self._laplacian[0] != key:
-            self._laplacian = (key, laplacian_to_tf_sparse(matting_laplacian(content, epsilon=self.settings.epsilon)))
-        return self._laplacian[1]
+    def laplacian(self, content: np.ndarray) -> tf.Tensor:
+        """M_I of ``content`` as (25, H, W) float32 bands (`matting_bands`); the last one is cached.
+
+        Keyed by the frame's bytes, shape and dtype, so Luan's stage 2 and any later
+        optimization of the same frame reuse it; each build adds 1 to ``laplacian_builds``.
+        """
+        content = np.ascontiguousarray(content)
+        key = hashlib.sha1(content.tobytes() + f"{content.shape}{content.dtype}".encode()).hexdigest()
+        if self._bands is None or self._bands[0] != key:
+            self._bands = None  # free the previous frame's bands before building the next
+            bands = matting_bands(content, epsilon=self.settings.epsilon)
+            self._bands = (key, tf.constant(bands, tf.float32))
+            self.laplacian_builds += 1
+        return self._bands[1]
+
+    def matting_lambda(self, requested: float | None = None) -> float:
+        """λ of a run: ``requested``, else the settings' λ under ``--photoreal`` and 0 without it."""
+        if requested is not None:
+            return float(requested)
+        return float(self.settings.matting_weight) if self.settings.enabled else 0.0
 
     def initial_image(self, content: np.ndarray, init: str | None = None, *, seed: int | None = None) -> np.ndarray:
         """As :meth:`Stylizer.initial_image`; with ``photoreal.recolor_init`` a content init
@@ -330,8 +351,12 @@ class PhotorealStylizer(Stylizer):
                                 shared=self.settings.recolor_shared)
 
     # ---- loss ----------------------------------------------------------------------
-    def _loss_and_grad(self, x, content_target, style_targets, warped, weights, content_masks, laplacian,
+    def _loss_and_grad(self, x, content_target, style_targets, warped, weights, content_masks, bands,
                        matting_weight):
+        """As :meth:`Stylizer._loss_and_grad`, segmented style and the matting term.
+
+        ``bands`` None (λ = 0) traces a step without any matting op; its "matting" term is 0.
+        """
         lw = self.loss
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -344,21 +369,29 @@ class PhotorealStylizer(Stylizer):
                 "tv": lw.tv_weight * losses.total_variation_loss(image),
             }
             terms["temporal"] = lw.temporal_weight * losses.temporal_loss(image, warped, weights)
-            terms["matting"] = matting_weight * losses.matting_loss(image, laplacian)
+            if bands is None:
+                terms["matting"] = tf.zeros((), x.dtype)
+            else:
+                terms["matting"] = matting_weight * losses.matting_loss(image, bands)
             total = tf.add_n(list(terms.values()))
         return total, terms, tape.gradient(total, x)
 
     def objective_args(self, content: np.ndarray, temporal: Sequence[TemporalTarget] = (), *,
                        matting_weight: float | None = None) -> tuple:
-        """Constants of the objective; ``matting_weight`` λ (default: settings)."""
-        lam = self.settings.matting_weight if matting_weight is None else matting_weight
+        """Constants of the objective; ``matting_weight`` λ (default: `matting_lambda`).
+
+        λ = 0 gives (…, None, None) for the bands and λ: the Laplacian is not built and the
+        compiled step has no matting term.
+        """
+        lam = self.matting_lambda(matting_weight)
         base = super().objective_args(content, temporal)
-        return (*base, self.content_masks(content.shape[:2]), self.laplacian(content), tf.constant(lam, tf.float32))
+        matting = (None, None) if lam == 0 else (self.laplacian(content), tf.constant(lam, tf.float32))
+        return (*base, self.content_masks(content.shape[:2]), *matting)
 
     def loss_function(self, content: np.ndarray, temporal: Sequence[TemporalTarget] = (), *,
                       matting_weight: float | None = None
                       ) -> Callable[[np.ndarray], tuple[float, dict[str, float], np.ndarray]]:
-        """Objective of one image → (loss, terms, gradient); ``matting_weight`` λ (default: settings)."""
+        """Objective of one image → (loss, terms, gradient); ``matting_weight`` λ (default: `matting_lambda`)."""
         return self._host_objective(self.objective_args(content, temporal, matting_weight=matting_weight))
 
     # ---- drivers -------------------------------------------------------------------
@@ -375,9 +408,11 @@ class PhotorealStylizer(Stylizer):
                  stop: tuple[float, int] | None = None) -> Result:
         """One size: Luan's stage 1 (no matting) then stage 2 (with it) from stage 1's result.
 
-        Without ``photoreal.enabled`` only the segmented style (no matting term) runs.
+        Without ``photoreal.enabled`` only the segmented style (no matting term) runs; so
+        do the coarse levels of :meth:`refine`.
         """
-        if not self.settings.enabled or self.settings.matting_weight == 0:
+        coarse = self._full_hw is not None and content.shape[:2] != self._full_hw
+        if coarse or self.matting_lambda() == 0:
             return self._run(content, init, iterations, temporal, callback, 0.0, stop=stop)
         first = round(iterations * self.settings.stage1_fraction)
         first = min(first, iterations - 1)
@@ -391,6 +426,17 @@ class PhotorealStylizer(Stylizer):
             return stage2
         return Result(stage2.image, stage1.iterations + stage2.iterations, stage2.loss, stage2.terms,
                       stage1.seconds + stage2.seconds, stage2.stopped_early, stage1.history + stage2.history)
+
+    def refine(self, content: np.ndarray, init: np.ndarray, *, iterations: int,
+               temporal: Sequence[TemporalTarget] = (), callback: Callable[[Step], None] | None = None
+               ) -> Result:
+        """As :meth:`Stylizer.refine`; its coarse levels run without the matting term (as in
+        :meth:`stylize`), so the frame's Laplacian is built once, at full size."""
+        self._full_hw = content.shape[:2]
+        try:
+            return super().refine(content, init, iterations=iterations, temporal=temporal, callback=callback)
+        finally:
+            self._full_hw = None
 
     def _optimize_level(self, content: np.ndarray, init: np.ndarray, iterations: int,
                         callback: Callable[[Step], None], *, final: bool) -> Result:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse
+import tensorflow as tf
 from skimage import data, transform
 
 from vidstyle.errors import InputError, OptionError
+from vidstyle.losses import matting_loss
 from vidstyle.matting import (
+    apply_banded,
     laplacian_energy,
-    laplacian_to_tf_sparse,
+    matting_bands,
     matting_laplacian,
     normalized_matting_laplacian,
     smooth_affine,
@@ -122,15 +125,63 @@ def test_smooth_affine_reduces_energy_and_keeps_edges(rng):
     assert np.all(jump > 0.7 * expected)
 
 
-def test_laplacian_to_tf_sparse_matches_scipy(rng):
-    tf = pytest.importorskip("tensorflow")
-    image = rng.random((7, 6, 3))
-    laplacian = matting_laplacian(image, epsilon=1e-5)
-    sparse = laplacian_to_tf_sparse(laplacian)
-    v = rng.random((42, 3)).astype(np.float32)
-    got = tf.sparse.sparse_dense_matmul(sparse, tf.constant(v)).numpy()
-    np.testing.assert_allclose(got, laplacian @ v, rtol=1e-4, atol=1e-4)
-    assert sparse.dense_shape.numpy().tolist() == [42, 42]
+@pytest.mark.parametrize("radius", [1, 2])
+def test_bands_are_the_diagonals_of_the_laplacian(rng, radius):
+    image = rng.random((9, 11, 3))
+    laplacian = matting_laplacian(image, epsilon=1e-5, window_radius=radius).toarray()
+    bands = matting_bands(image, epsilon=1e-5, window_radius=radius)
+    side = 4 * radius + 1
+    assert bands.shape == (side * side, 9, 11) and bands.dtype == np.float64
+    expected = np.zeros_like(bands)
+    index = np.arange(99).reshape(9, 11)
+    for o in range(side * side):
+        dy, dx = o // side - 2 * radius, o % side - 2 * radius
+        for y in range(9):
+            for x in range(11):
+                if 0 <= y + dy < 9 and 0 <= x + dx < 11:
+                    expected[o, y, x] = laplacian[index[y, x], index[y + dy, x + dx]]
+    np.testing.assert_array_equal(bands, expected)  # zero where the offset leaves the image
+
+
+def test_apply_banded_equals_scipy_product(rng):
+    image = rng.random((13, 17, 3))
+    laplacian = matting_laplacian(image)
+    bands = matting_bands(image)
+    v = rng.random((3, 13, 17))  # channels first
+    expected = (laplacian @ v.reshape(3, -1).T).T.reshape(v.shape)
+    exact = apply_banded(tf.constant(bands), tf.constant(v)).numpy()  # float64: no shift wraps around
+    np.testing.assert_allclose(exact, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    got = apply_banded(tf.constant(bands, tf.float32), tf.constant(v, tf.float32)).numpy()
+    assert got.shape == v.shape and got.dtype == np.float32
+    assert np.linalg.norm(got - expected) <= 1e-5 * np.linalg.norm(expected)
+    graph = tf.function(apply_banded)(tf.constant(bands, tf.float32), tf.constant(v, tf.float32)).numpy()
+    np.testing.assert_allclose(graph, got, rtol=1e-6, atol=1e-6 * np.abs(got).max())  # sum order may differ
+    single = apply_banded(tf.constant(bands), tf.constant(v[1])).numpy()  # one (H, W) channel
+    np.testing.assert_allclose(single, expected[1], rtol=0, atol=1e-12 * np.abs(expected).max())
+
+
+def test_matting_loss_energy_and_gradient_match_scipy(rng):
+    image = rng.random((13, 17, 3))
+    laplacian = matting_laplacian(image)
+    bands = tf.constant(matting_bands(image), tf.float32)
+    v = rng.random((13, 17, 3)).astype(np.float32)
+    x = tf.constant(v[None])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        energy = matting_loss(x, bands)
+    gradient = tape.gradient(energy, x).numpy()[0]
+    np.testing.assert_allclose(float(energy), laplacian_energy(laplacian, v), rtol=1e-5)
+    expected = 2.0 * (laplacian @ v.reshape(-1, 3).astype(np.float64)).reshape(v.shape)  # 2·M·V_c
+    assert np.linalg.norm(gradient - expected) <= 1e-5 * np.linalg.norm(expected)
+    np.testing.assert_allclose(tf.function(matting_loss)(x, bands).numpy(), energy.numpy(), rtol=1e-6)
+
+
+def test_matting_loss_gradient_check_float64(rng):
+    image = rng.random((6, 7, 3))
+    bands = tf.constant(matting_bands(image, epsilon=1e-3))
+    x = tf.constant(rng.random((1, 6, 7, 3)))
+    theoretical, numerical = tf.test.compute_gradient(lambda t: matting_loss(t, bands), [x])
+    np.testing.assert_allclose(theoretical[0], numerical[0], rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -142,6 +193,8 @@ def test_laplacian_to_tf_sparse_matches_scipy(rng):
 def test_bad_images_raise_input_error(image):
     with pytest.raises(InputError):
         matting_laplacian(image)
+    with pytest.raises(InputError):
+        matting_bands(image)
 
 
 @pytest.mark.parametrize("options", [{"epsilon": 0.0}, {"epsilon": -1.0},
@@ -149,6 +202,8 @@ def test_bad_images_raise_input_error(image):
 def test_bad_options_raise_option_error(options):
     with pytest.raises(OptionError):
         matting_laplacian(np.zeros((6, 6, 3)), **options)
+    with pytest.raises(OptionError):
+        matting_bands(np.zeros((6, 6, 3)), **options)
 
 
 def test_smooth_affine_bad_inputs():

@@ -95,6 +95,73 @@ def test_matting_term_keeps_result_affine_while_colours_move():
     assert on.terms["style"] < 0.7 * at_init
 
 
+def _graph_ops(stylizer: PhotorealStylizer, content: np.ndarray, args: tuple) -> list[tuple[str, str]]:
+    """(op type, name) of every node of the traced loss step, nested functions included."""
+    graph = stylizer._step.get_concrete_function(tf.constant(content), *args).graph.as_graph_def()
+    nodes = [*graph.node, *(n for f in graph.library.function for n in f.node_def)]
+    return [(n.op, n.name) for n in nodes]
+
+
+def test_objective_graph_has_no_sparse_ops(content64, style64):
+    # TensorFlow has no deterministic GPU kernel for sparse products; op determinism is always on.
+    stylizer = PhotorealStylizer([style64], _config(enabled=True))
+    ops = _graph_ops(stylizer, content64, stylizer.objective_args(content64))
+    assert any("matting" in name for _, name in ops)  # the term is there ...
+    assert not [op for op, _ in ops if op.startswith("Sparse")]  # ... without any sparse op
+    assert stylizer.laplacian_builds == 1
+
+
+@pytest.mark.parametrize("photoreal", [{}, {"enabled": True, "matting_weight": 0.0}])
+def test_zero_matting_weight_builds_no_laplacian_and_traces_no_matting(content64, style64, photoreal):
+    # Masks or a region without --photoreal, or λ = 0.
+    stylizer = PhotorealStylizer([style64], _config(iterations=2, **photoreal))
+    args = stylizer.objective_args(content64)
+    assert args[-2] is None and args[-1] is None
+    assert not [name for _, name in _graph_ops(stylizer, content64, args) if "matting" in name]
+    assert stylizer.loss_function(content64)(content64)[1]["matting"] == 0
+    result = stylizer.optimize(content64, content64, iterations=2)
+    assert result.terms["matting"] == 0
+    assert stylizer.laplacian_builds == 0 and stylizer._bands is None
+
+
+def test_stage1_runs_without_matting_then_stage2_from_its_result(monkeypatch, content64, style64):
+    stylizer = PhotorealStylizer([style64], _config(enabled=True, stage1_fraction=0.5))
+    calls = []
+    minimize = stylizer._minimize
+
+    def recording(args, init, iterations, callback, shape_hw, stop=None):
+        builds = stylizer.laplacian_builds
+        result = minimize(args, init, iterations, callback, shape_hw, stop)
+        calls.append((args[-2] is not None, iterations, builds, np.array(init), result.image.copy()))
+        return result
+
+    monkeypatch.setattr(stylizer, "_minimize", recording)
+    steps = []
+    result = stylizer.optimize(content64, content64, iterations=6, callback=steps.append)
+    assert [(matting, n, builds) for matting, n, builds, _, _ in calls] == [(False, 3, 0), (True, 3, 1)]
+    np.testing.assert_array_equal(calls[1][3], calls[0][4])  # stage 2 starts at stage 1's result
+    assert [s.iteration for s in steps] == [1, 2, 3, 4, 5, 6] and all(s.iterations == 6 for s in steps)
+    assert all(s.terms["matting"] == 0 for s in steps[:3])
+    assert all(s.terms["matting"] > 0 for s in steps[3:])
+    assert result.iterations == 6 and np.array_equal(result.image, calls[1][4])
+
+
+def test_laplacian_built_once_per_frame_and_new_frame_reuses_traces(style64):
+    content = _photo("chelsea", 96)  # 64×96: a 32×48 coarse level
+    config = Config(size=96, optimizer=OptimizerSettings(iterations=2, tolerance=0, pyramid=2, frame_pyramid=2),
+                    photoreal=PhotorealSettings(enabled=True))
+    stylizer = PhotorealStylizer([style64], config)
+    first = stylizer.stylize(content)  # coarse level and stage 1 without it, stage 2 builds it
+    assert stylizer.laplacian_builds == 1
+    stylizer.optimize(content, first.image, iterations=2)  # the same frame again (another pass)
+    assert stylizer.laplacian_builds == 1
+    traces = stylizer._solver._chunk.experimental_get_tracing_count()
+    following = np.ascontiguousarray(content[:, ::-1])  # the next frame, same size
+    stylizer.refine(following, first.image, iterations=2)  # its coarse level runs without the term
+    assert stylizer.laplacian_builds == 2
+    assert stylizer._solver._chunk.experimental_get_tracing_count() == traces
+
+
 def test_recolor_by_label_matches_each_label_then_mixes_the_global_map():
     rng = np.random.default_rng(0)
     content = (0.4 + 0.1 * rng.standard_normal((40, 48, 3))).clip(0, 1).astype(np.float32)
