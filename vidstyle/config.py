@@ -268,6 +268,9 @@ class VideoSettings:
             raise OptionError("--long-term offsets must be distinct, e.g. 1,2,4")
         if not 1 <= self.passes <= 100:
             raise OptionError(f"--passes must be between 1 and 100, got {self.passes}")
+        if self.passes > 1 and tuple(self.long_term) != (1,):
+            # Multi-pass consistency comes from its passes over both neighbours (Ruder 2018, sec. 3.3).
+            raise OptionError("--long-term works with single-pass rendering only: drop it, or use --passes 1")
         if self.multipass_temporal_from < 2:
             raise OptionError("--multipass-temporal-from must be ≥ 2 (pass 1 is independent per frame)")
         if self.blend_toward < 0 or self.blend_away < 0 or self.multipass_temporal_factor < 0:

@@ -180,6 +180,7 @@ def encode_video(
     audio_from: str | os.PathLike[str] | None = None,
     audio_start_s: float = 0.0,
     audio_duration_s: float | None = None,
+    audio_tempo: float = 1.0,
 ) -> Path:
     """Encode image files into a video, optionally with audio from another file.
 
@@ -205,6 +206,10 @@ def encode_video(
     audio_duration_s : float, optional
         Length of audio to take; defaults to ``len(frame_paths) / fps``. The output
         ends with the shorter stream.
+    audio_tempo : float
+        Play the audio this many times faster, pitch kept (ffmpeg ``atempo``): the
+        source's frame rate over ``fps`` when the frames are retimed, so picture and
+        sound stay in sync.
 
     Returns
     -------
@@ -238,6 +243,8 @@ def encode_video(
         raise OptionError(f"crf must be in {_CRF_RANGE[0]}..{_CRF_RANGE[1]}, got {crf}")
     if audio_start_s < 0 or (audio_duration_s is not None and audio_duration_s <= 0):
         raise OptionError("audio start must be >= 0 and duration > 0 seconds")
+    if not 0.01 <= audio_tempo <= 100:
+        raise OptionError(f"audio tempo must be between 0.01 and 100, got {audio_tempo:g}: choose a closer --fps")
     paths = [Path(p) for p in frame_paths]
     if not paths:
         raise InputError(f"no frames to encode into '{out_path}'; stylize some frames first")
@@ -270,7 +277,7 @@ def encode_video(
         cmd += ["-map", "0:v:0", "-map", "1:a:0", "-c:a", audio_codec, "-b:a", _AUDIO_BITRATE]
         # Pad the audio with silence so the video, not the (AAC-frame granular) audio,
         # decides the length: -shortest then never drops the last video frames.
-        cmd += ["-af", "apad", "-shortest"]
+        cmd += ["-af", ",".join([*_atempo_chain(audio_tempo), "apad"]), "-shortest"]
     else:
         cmd += ["-map", "0:v:0"]
     cmd += _video_args(ext, video_codec, crf)
@@ -292,6 +299,20 @@ def encode_video(
     logger.info("wrote %s (%d frames at %.6g fps%s)", out_path, len(paths), fps,
                 ", with audio" if use_audio else "")  # fmt: skip
     return out_path
+
+
+def _atempo_chain(tempo: float) -> list[str]:
+    """``atempo`` filters whose product is ``tempo`` (each within the 0.5–2 every ffmpeg accepts)."""
+    if abs(tempo - 1.0) < 1e-9:
+        return []
+    filters = []
+    while tempo > 2.0:
+        filters.append("atempo=2")
+        tempo /= 2.0
+    while tempo < 0.5:
+        filters.append("atempo=0.5")
+        tempo /= 0.5
+    return [*filters, f"atempo={tempo:.9g}"]
 
 
 def _rate(fps: float) -> str:

@@ -186,6 +186,11 @@ class FrameSource:
         duration = len(self) * self.selection.every / self._source_fps
         return start, duration
 
+    @property
+    def audio_tempo(self) -> float:
+        """Speed-up of the source's audio that keeps it in sync with frames retimed by ``fps``."""
+        return self.info.fps / self._source_fps
+
     def __len__(self) -> int:
         return len(self.indices)
 
@@ -440,9 +445,10 @@ def extract_frames(
     Notes
     -----
     A manifest (``.extract.json``) records the source (path, size, modification time),
-    selection and frame size. On a rerun with the same manifest, files that exist with
-    the right pixel size are kept and only missing ones are decoded; with a different
-    manifest the old files are removed first, so stale frames are never reused.
+    selection and frame size. On a rerun with the same manifest, files that exist are
+    kept and only missing ones are decoded; with a different
+    manifest the old files are removed first, so stale frames are never reused. Files are
+    written atomically, so an existing file is a complete frame and is not re-read.
     """
     out_dir = Path(out_dir)
     paths = [out_dir / pattern.format(pos + 1) for pos in range(len(source))]
@@ -458,10 +464,9 @@ def extract_frames(
         for path in paths:
             path.unlink(missing_ok=True)
         write_atomic(manifest, json.dumps(key, indent=1).encode())
-    done = frozenset(
-        pos for pos, path in enumerate(paths)
-        if path.is_file() and image_size(path) == source.frame_size
-    )  # fmt: skip
+    # Frames are written atomically under a matching manifest, so an existing file is
+    # complete: checking existence only keeps a resume O(1) per frame (no decoding).
+    done = frozenset(pos for pos, path in enumerate(paths) if path.is_file())
     if len(done) < len(paths):
         if done:
             logger.info("resuming extraction: %d of %d frames already there", len(done), len(paths))

@@ -53,7 +53,9 @@ class Result:
     seconds: float
     stopped_early: bool = False
     history: list[float] = field(default_factory=list)
-    stop_reason: str = "budget"  # "budget", "converged" (early stop) or "stalled" (no decrease found)
+    # "budget", "converged" (early stop), "stalled" (no decrease found) or
+    # "evaluations" (scipy's cap on loss evaluations, MAX_EVALUATIONS_PER_ITERATION)
+    stop_reason: str = "budget"
 
 
 class _EarlyStop:
@@ -97,9 +99,15 @@ def minimize(loss_and_grad: LossAndGrad, x0: np.ndarray, settings: OptimizerSett
                early_stop)
 
 
+#: scipy's cap on function evaluations, per iteration of budget: generous, so that only the
+#: budget, the early stop or a failed line search end a run (the line search needs 1–3).
+MAX_EVALUATIONS_PER_ITERATION = 20
+
+
 def _minimize_lbfgs(loss_and_grad, x0, settings, iterations, callback, stop: _EarlyStop) -> Result:
     shape, start = x0.shape, time.perf_counter()
     last = {"terms": {}}
+    converged = False
 
     def fun(flat: np.ndarray):
         x = flat.reshape(shape).astype(np.float32)
@@ -108,25 +116,38 @@ def _minimize_lbfgs(loss_and_grad, x0, settings, iterations, callback, stop: _Ea
         return float(loss), np.asarray(grad, np.float64).ravel()
 
     def on_iteration(intermediate_result):
+        nonlocal converged
         done = len(stop.history) + 1
         if callback is not None:
+            # The last evaluation may be a line-search trial point: report only the accepted loss.
             callback(Step(done, iterations, float(intermediate_result.fun), dict(last["terms"]),
                           time.perf_counter() - start,
                           image=intermediate_result.x.reshape(shape).astype(np.float32)))
         if stop(float(intermediate_result.fun)):
+            converged = True
             raise StopIteration
 
+    max_evaluations = iterations * MAX_EVALUATIONS_PER_ITERATION + 20
     result = scipy.optimize.minimize(
         fun, x0.astype(np.float64).ravel(), jac=True, method="L-BFGS-B",
         bounds=scipy.optimize.Bounds(0.0, 1.0), callback=on_iteration,
         # Only our budget and early stop end the run, not scipy's tiny-gradient tests.
-        options={"maxiter": iterations, "maxfun": int(iterations * 1.25) + 20,
+        options={"maxiter": iterations, "maxfun": max_evaluations,
                  "maxcor": settings.lbfgs_memory, "ftol": 0.0, "gtol": 0.0})
     image = np.clip(result.x.reshape(shape), 0, 1).astype(np.float32)
-    stopped = len(stop.history) < iterations and stop.tolerance > 0 and len(stop.history) > stop.window
-    reason = "converged" if stopped else "budget" if len(stop.history) >= iterations else "stalled"
-    return Result(image, len(stop.history), float(result.fun), last["terms"],
-                  time.perf_counter() - start, stopped, stop.history, reason)
+    # Loss and terms of the returned image itself (scipy's last evaluation may be a trial point).
+    loss, terms, _ = loss_and_grad(image)
+    done = len(stop.history)
+    if converged:
+        reason = "converged"
+    elif done >= iterations:
+        reason = "budget"
+    elif getattr(result, "nfev", 0) >= max_evaluations:
+        reason = "evaluations"
+    else:
+        reason = "stalled"
+    return Result(image, done, float(loss), {k: float(v) for k, v in terms.items()},
+                  time.perf_counter() - start, converged, stop.history, reason)
 
 
 def _minimize_adam(loss_and_grad, x0, settings, iterations, callback, stop: _EarlyStop) -> Result:

@@ -38,7 +38,7 @@ from vidstyle.photoreal import wants_photoreal
 from vidstyle.regions import MaskOptions
 from vidstyle.stylize import Stylizer, TemporalTarget, load_style_images
 from vidstyle.temporal import multipass_init, temporal_target, temporal_targets, warped_init
-from vidstyle.workspace import Workspace, check_not_inside, default_cache_dir
+from vidstyle.workspace import Workspace, check_overlaps, default_cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ class VideoJob:
     selection: FrameSelection = field(default_factory=FrameSelection)
     flow_dir: Path | None = None  # reuse flows made elsewhere (e.g. artistic-videos)
     cache_dir: Path | None = None
+    cache_max_gb: float | None = None  # flow cache cap (None: $VIDSTYLE_CACHE_MAX_GB or 10)
+    no_cache: bool = False  # neither read nor fill the flow cache
     jobs: int | None = None
     encode: bool = True
     video_name: str | None = None
@@ -139,9 +141,7 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
     styles_probe = [p for p in job.styles if not Path(p).is_file()]
     if styles_probe:
         raise InputError(f"style image '{styles_probe[0]}' not found: check the STYLE argument")
-    check_not_inside(job.output, job.source)
-    ws = Workspace(job.output)
-    resuming = ws.claim(job_settings(job, config, source), overwrite=overwrite)
+    ws, _ = claim_workspace(job, config, source, overwrite=overwrite)
 
     progress.stage("extract", len(source))
     inputs = extract_frames(source, ws.input_dir)
@@ -155,15 +155,18 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
     offsets = sorted(set(video.long_term)) if video.passes == 1 else [1]
     store = None
     if len(inputs) > 1:  # warped inits need flow even when the temporal weight is 0
-        progress.stage("flow", sum(max(len(inputs) - o, 0) for o in offsets))
-        store = compute_flows(inputs, job.flow_dir or ws.flow_dir, offsets=offsets,
+        # Only the pairs the frames still to render read: a resume costs O(frames left).
+        pairs = pairs_needed(ws, len(inputs), offsets, video.passes)
+        progress.stage("flow", len(pairs))
+        store = compute_flows(inputs, job.flow_dir or ws.flow_dir, offsets=offsets, pairs=pairs,
                               settings=FlowSettings.create(video.flow_method),
-                              cache_dir=job.cache_dir or default_cache_dir(), jobs=job.jobs,
+                              cache_dir=None if job.no_cache else job.cache_dir or default_cache_dir(),
+                              cache_max_gb=job.cache_max_gb, own_dir=ws.flow_dir, jobs=job.jobs,
                               progress=progress.advance)
 
     renderer = _Renderer(ws, stylizer, config, inputs, store, progress)
     if photoreal:
-        renderer.on_frame = photoreal_frames(ws, config, job.masks, inputs, styles, store, fresh=not resuming)
+        renderer.on_frame = photoreal_frames(ws, config, job.masks, inputs, styles, store)
         renderer.stylizer = renderer.on_frame.stylizer
     if video.passes == 1:
         resumed = renderer.single_pass(ws.frames_dir)
@@ -174,13 +177,62 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
     out_video = None
     if job.encode:
         progress.stage("encode", 1)
-        name = job.video_name or f"{job.source.stem if job.source.is_file() else job.source.name}_stylized.mp4"
+        name = video_file_name(job)
         audio_start, audio_duration = source.time_range_s()
         out_video = encode_video(frames, job.output / name, fps=source.fps, crf=video.crf,
                                  audio_from=job.source if source.info.has_audio else None,
-                                 audio_start_s=audio_start, audio_duration_s=audio_duration)
+                                 audio_start_s=audio_start, audio_duration_s=audio_duration,
+                                 audio_tempo=source.audio_tempo)
         progress.advance(1, 1)
     return VideoResult(job.output, frames, out_video, resumed, time.perf_counter() - start, ws.read_log())
+
+
+def video_file_name(job: VideoJob) -> str:
+    """The encoded video's file name inside the output folder."""
+    return job.video_name or f"{job.source.stem if job.source.is_file() else job.source.name}_stylized.mp4"
+
+
+def job_inputs(job: VideoJob, config: Config) -> dict[str, Path | None]:
+    """Every file or folder the user gave, by option name (for :func:`check_overlaps`)."""
+    inputs: dict[str, Path | None] = {"SOURCE": job.source, "--flow-dir": job.flow_dir}
+    for k, style in enumerate(job.styles):
+        inputs[f"STYLE {k + 1}" if len(job.styles) > 1 else "STYLE"] = Path(style)
+    init = config.optimizer.init
+    if Path(init).is_file():
+        inputs["--init"] = Path(init)
+    if config.net.weights:
+        inputs["--weights"] = Path(config.net.weights)
+    masks = job.masks
+    if masks is not None:
+        if masks.content_masks not in (None, "auto"):
+            inputs["--content-masks"] = Path(masks.content_masks)
+        if masks.style_mask is not None:
+            inputs["--style-mask"] = Path(masks.style_mask)
+        if masks.region is not None and masks.region != "grabcut" and not masks.region.startswith("auto:"):
+            inputs["--region"] = Path(masks.region)
+    return inputs
+
+
+def claim_workspace(job: VideoJob, config: Config, source: FrameSource, *,
+                    overwrite: bool) -> tuple[Workspace, bool]:
+    """Check that no input lies where the job writes, then bind the output folder to the job.
+
+    Returns the workspace and whether earlier work of the same settings is resumed.
+    """
+    check_overlaps(job.output, job_inputs(job, config), video_name=video_file_name(job) if job.encode else None)
+    ws = Workspace(job.output)
+    return ws, ws.claim(job_settings(job, config, source), overwrite=overwrite)
+
+
+def pairs_needed(ws: Workspace, n: int, offsets: Sequence[int], passes: int) -> list[tuple[int, int]]:
+    """Flow pairs (i, j) that the frames not yet rendered read (warp, temporal loss, scene cut)."""
+    final = ws.frames_dir
+    left = [j for j in range(n) if not ws.frame_path(final, j).is_file()]
+    if not left:
+        return []
+    if passes > 1:  # later passes revisit every frame with both neighbours
+        return [(i, i + 1) for i in range(n - 1)]
+    return [(j - o, j) for o in sorted(set(offsets)) for j in left if j - o >= 0]
 
 
 class _Renderer:
@@ -325,16 +377,16 @@ class _PhotorealFrames:
 
 
 def photoreal_frames(ws: Workspace, config: Config, masks: MaskOptions | None, inputs: Sequence[Path],
-                     styles: Sequence[np.ndarray], store: FlowStore | None, *, fresh: bool) -> _PhotorealFrames:
-    """The photoreal stylizer and its per-frame mask hook; labels live in OUTDIR/masks/."""
-    import shutil
+                     styles: Sequence[np.ndarray], store: FlowStore | None) -> _PhotorealFrames:
+    """The photoreal stylizer and its per-frame mask hook; labels live in OUTDIR/labels/.
 
+    Labels of other settings were removed when the workspace was claimed, so the folder only
+    holds this job's labels (kept for resume).
+    """
     from vidstyle.photoreal import PhotorealStylizer
     from vidstyle.regions import MaskTrack
 
-    folder = ws.root / "masks"
-    if fresh and folder.is_dir():
-        shutil.rmtree(folder)  # labels of other settings
+    folder = ws.labels_dir
     track = None
     if masks is not None:
         def flow(i: int):

@@ -7,12 +7,16 @@ Layout of ``OUTDIR``::
     flow/                flows + reliability maps (artistic-videos names)
     pass01/ pass02/ …    multi-pass intermediates (multi-pass runs only)
     frames/              final stylized frames (frame_00001.png …)
-    masks/               per-frame labels/regions of --photoreal/--region runs
+    labels/              per-frame labels/regions of --photoreal/--region runs
     log.jsonl            one JSON line per finished frame (iterations, losses, seconds)
     <name>.mp4           the encoded video
 
 A frame file exists only once it is finished (atomic writes), so resuming means
 skipping the frames that exist.
+
+The folder may also hold the user's own files (e.g. masks made with ``vidstyle masks -o
+OUTDIR/masks``): only the names above are ever written or deleted, and
+:func:`check_overlaps` refuses a job whose inputs lie inside them.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from vidstyle.images import output_error, prepare_output_dir, write_atomic
 SETTINGS_FILE = "settings.json"
 LOG_FILE = "log.jsonl"
 FRAME_PATTERN = "frame_{:05d}.png"
-GENERATED = ("frames", "input", "flow", "masks", "settings.json", "log.jsonl", "done.json")
+#: Everything vidstyle writes in an output folder besides pass01/… and the encoded video.
+GENERATED = ("frames", "input", "flow", "labels", "settings.json", "log.jsonl", "done.json")
+GENERATED_FOLDERS = ("frames", "input", "flow", "labels")
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,15 @@ class Workspace:
     @property
     def frames_dir(self) -> Path:
         return self.root / "frames"
+
+    @property
+    def labels_dir(self) -> Path:
+        """Per-frame labels and regions of a --photoreal/--region job."""
+        return self.root / "labels"
+
+    def generated_folders(self) -> list[Path]:
+        """Folders whose content vidstyle may delete (on --overwrite or new settings)."""
+        return [self.root / name for name in GENERATED_FOLDERS] + sorted(self.root.glob("pass[0-9][0-9]"))
 
     def pass_dir(self, number: int) -> Path:
         return self.root / f"pass{number:02d}"
@@ -82,14 +97,19 @@ class Workspace:
                                   f"({', '.join(changed)} differ): rerun the original command to resume, "
                                   "choose another -o, or add --overwrite to start over")
             self.clear()
-        elif previous is None and self.frames_dir.is_dir() and any(self.frames_dir.iterdir()):
-            if not overwrite:
-                raise OutputError(f"{self.frames_dir} holds frames of unknown origin: "
-                                  "choose another -o or add --overwrite")
-            self.clear()
+        elif previous is None and (busy := self._unclaimed_results()):
+            # Not a vidstyle job folder (no settings.json): these may be the user's files.
+            raise OutputError(f"{busy} holds files vidstyle did not make here (no {SETTINGS_FILE}): "
+                              "choose another -o, or move that folder away")
         prepare_output_dir(self.root)
         write_atomic(path, (json.dumps(settings, indent=2, sort_keys=True) + "\n").encode())
         return previous == settings
+
+    def _unclaimed_results(self) -> Path | None:
+        for folder in self.generated_folders():
+            if folder.is_dir() and any(folder.iterdir()):
+                return folder
+        return None
 
     def clear(self) -> None:
         """Delete everything this tool generated in the folder (not the user's files)."""
@@ -125,10 +145,48 @@ class Workspace:
         return records
 
 
-def check_not_inside(output: Path, source: Path) -> None:
-    """Refuse an output folder that is the input folder (results would become inputs)."""
-    if source.is_dir() and output.resolve() == source.resolve():
-        raise OutputError(f"-o {output} is the input folder: choose another output folder")
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_overlaps(output: Path, inputs: dict[str, Path | None], *, video_name: str | None = None) -> None:
+    """Refuse a job whose inputs lie where vidstyle writes or deletes in ``output``.
+
+    The output folder may sit inside an input folder (a frame folder is read without its
+    subfolders), but no input may be the output folder itself or lie in one of its
+    generated folders or files. ``--flow-dir OUTPUT/flow`` is allowed: it is the job's own.
+
+    Parameters
+    ----------
+    output : Path
+        The job's output folder.
+    inputs : dict
+        What the user gave, by option name ("SOURCE", "STYLE", "--init", "--flow-dir",
+        "--content-masks", …); None values are skipped.
+    video_name : str, optional
+        File name of the encoded video inside ``output``.
+
+    Raises
+    ------
+    OutputError
+        One line naming the option, the path and what to do.
+    """
+    root = output.resolve()
+    generated = [root / name for name in (*GENERATED_FOLDERS, *GENERATED[len(GENERATED_FOLDERS):])]
+    if video_name:
+        generated.append(root / video_name)
+    for option, path in inputs.items():
+        if path is None:
+            continue
+        given = Path(path).resolve()
+        if given == root:
+            raise OutputError(f"-o {output} is the input folder given as {option}: choose another output folder")
+        for target in generated + sorted(root.glob("pass[0-9][0-9]")):
+            if option == "--flow-dir" and given == target == root / "flow":
+                continue  # the job's own flow folder, named explicitly
+            if _inside(given, target):
+                raise OutputError(f"{option} {path} lies in {target.name}/ of the output folder, which vidstyle "
+                                  f"writes and may delete: move it out of {output}, or choose another -o")
 
 
 def default_cache_dir() -> Path:

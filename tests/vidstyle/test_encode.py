@@ -146,3 +146,31 @@ def test_probe_missing_and_corrupt(tmp_path):
     bad.write_bytes(b"\x00\x01garbage" * 3)
     with pytest.raises(InputError, match="no readable video frames"):
         probe_video(bad)
+
+
+def _audio_rms(path: Path, start_s: float, duration_s: float) -> float:
+    """RMS of the decoded audio (mono, 8 kHz, s16) in a time window."""
+    raw = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-ss", str(start_s), "-t",
+                          str(duration_s), "-i", str(path), "-vn", "-ac", "1", "-ar", "8000", "-f", "s16le", "-"],
+                         check=True, capture_output=True).stdout
+    samples = np.frombuffer(raw, np.int16).astype(np.float64)
+    return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
+
+
+def test_fps_override_retimes_audio_with_the_picture(clip_with_audio, tmp_path):
+    # 1 s at 10 fps played at 5 fps lasts 2 s: the tone must be slowed to 2 s, not end after 1 s.
+    source = open_frames(clip_with_audio, long_side=32, fps=5)
+    assert source.audio_tempo == pytest.approx(0.5)
+    paths = extract_frames(source, tmp_path / "frames")
+    start, duration = source.time_range_s()
+    out = encode_video(paths, tmp_path / "slow.mp4", fps=source.fps, audio_from=clip_with_audio,
+                       audio_start_s=start, audio_duration_s=duration, audio_tempo=source.audio_tempo)
+    assert probe_video(out).frame_count == 10
+    tone = _audio_rms(clip_with_audio, 0.2, 0.5)
+    assert tone > 500
+    assert _audio_rms(out, 1.3, 0.5) > 0.5 * tone  # still the tone in the second half, not padding
+
+
+def test_bad_audio_tempo_is_refused(frame_files, clip_with_audio, tmp_path):
+    with pytest.raises(OptionError, match="--fps"):
+        encode_video(frame_files, tmp_path / "t.mp4", fps=10, audio_from=clip_with_audio, audio_tempo=500)

@@ -245,7 +245,7 @@ def test_photoreal_video_runs_propagates_masks_and_resumes(tmp_path):
     job = VideoJob(source=frames, styles=(style,), output=tmp_path / "out", encode=False,
                    cache_dir=tmp_path / "cache", jobs=1, masks=MaskOptions(auto_k=2))
     first = render_video(job, config)
-    assert len(first.frames) == 3 and len(list((tmp_path / "out" / "masks" / "labels").glob("*.png"))) == 3
+    assert len(first.frames) == 3 and len(list((tmp_path / "out" / "labels" / "labels").glob("*.png"))) == 3
     before = first.frames[2].read_bytes()
     first.frames[2].unlink()
     again = render_video(job, config)

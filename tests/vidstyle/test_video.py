@@ -171,7 +171,7 @@ def test_first_frame_equals_image_command(tmp_path, clip_dir, style_file):
     result = render_video(VideoJob(clip_dir, (style_file,), tmp_path / "eq", encode=False,
                                    selection=FrameSelection(end=1)), config)
     main(["image", str(clip_dir / "f1.png"), str(style_file), "-o", str(tmp_path / "img.png"),
-          "--size", "64", "--iterations", "12", "--pyramid", "1", "--temporal-weight", "0",
+          "--size", "64", "--iterations", "12", "--pyramid", "1",
           "--init", "content"])  # the Config default; the image preset starts from "recolor"
     assert cv2.imread(str(tmp_path / "img.png")).tobytes() == cv2.imread(str(result.frames[0])).tobytes()
 

@@ -214,16 +214,14 @@ def _prepare_task(shot: Shot, overwrite: bool, device: str, threads: int | None)
     try:
         _tensorflow_ready(device, threads)
         from vidstyle.frames import extract_frames, open_frames
-        from vidstyle.video import VideoJob, job_settings
-        from vidstyle.workspace import Workspace
+        from vidstyle.video import VideoJob, claim_workspace
 
         (shot.output / DONE_FILE).unlink(missing_ok=True)
         source = open_frames(shot.source, selection=shot.selection, long_side=shot.config.size, fps=shot.fps)
         job = VideoJob(source=shot.source, styles=shot.styles, output=shot.output, selection=shot.selection,
                        encode=shot.encode, fps=shot.fps)
-        ws = Workspace(shot.output)
-        # Same claim as render_video makes, so a folder of other settings fails before any work.
-        ws.claim(job_settings(job, shot.config, source), overwrite=overwrite)
+        # Same checks and claim as render_video, so a folder of other settings fails before any work.
+        ws, _ = claim_workspace(job, shot.config, source, overwrite=overwrite)
         inputs = extract_frames(source, ws.input_dir)
     except _user_errors() as exc:
         return {"ok": False, "error": str(exc)}
@@ -238,12 +236,19 @@ def _flow_task(prepared: dict[str, Any], shot: Shot, pairs: Sequence[tuple[int, 
     from flow.store import FlowSettings, compute_flows
     from vidstyle.workspace import default_cache_dir
 
+    from vidstyle.video import pairs_needed
+    from vidstyle.workspace import Workspace
+
     inputs = [Path(p) for p in prepared["inputs"]]
+    video = shot.config.video
+    offsets = sorted(set(video.long_term)) if video.passes == 1 else [1]
+    # A resumed shot only needs the pairs of the frames it has left.
+    needed = set(pairs_needed(Workspace(shot.output), len(inputs), offsets, video.passes))
+    pairs = [(i, j) for i, j in pairs if (i, j) in needed]
     _event(shot.name, "flow", pairs=len(pairs))
     try:
-        compute_flows(inputs, Path(prepared["flow_dir"]), settings=FlowSettings.create(shot.config.video.flow_method),
-                      cache_dir=cache_dir or default_cache_dir(), jobs=1,
-                      pairs=[(i, j) for i, j in pairs if j < len(inputs)])
+        compute_flows(inputs, Path(prepared["flow_dir"]), settings=FlowSettings.create(video.flow_method),
+                      cache_dir=cache_dir or default_cache_dir(), jobs=1, pairs=pairs)
     except _user_errors() as exc:
         return {"ok": False, "error": str(exc)}
     return {"ok": True}

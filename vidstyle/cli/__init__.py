@@ -1,6 +1,8 @@
 """The ``vidstyle`` command line: a thin layer over library functions.
 
 Errors the user can fix become one line on stderr and exit status 2, never a traceback.
+Anything else (a bug, a TensorFlow or device failure) becomes one line naming a log file
+that holds the traceback, exit status 1.
 """
 
 from __future__ import annotations
@@ -8,6 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
 
 import click
 
@@ -17,6 +23,7 @@ from vidstyle.quiet import native_stderr_silenced
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_INTERNAL_ERROR = 1
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -70,3 +77,39 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("vidstyle: interrupted; rerun the same command to resume", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except MemoryError:
+        click.echo("vidstyle: error: out of memory; lower --size (or use --tile), then rerun to resume", err=True)
+        sys.exit(EXIT_USER_ERROR)
+    except Exception as exc:  # a bug or a TensorFlow/device failure: the traceback goes to a file
+        if type(exc).__name__ == "ResourceExhaustedError":  # TensorFlow out of (GPU) memory
+            click.echo("vidstyle: error: out of device memory; lower --size or use --device cpu, "
+                       "then rerun to resume", err=True)
+            sys.exit(EXIT_USER_ERROR)
+        log = write_crash_log()
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        click.echo(f"vidstyle: internal error ({type(exc).__name__}: {first}); the traceback is in {log}: "
+                   "please report it with that file. Rerun the same command to resume.", err=True)
+        sys.exit(EXIT_INTERNAL_ERROR)
+
+
+def crash_log_dir() -> Path:
+    """$VIDSTYLE_LOG_DIR, else $XDG_STATE_HOME/vidstyle/logs, else ~/.local/state/vidstyle/logs."""
+    if os.environ.get("VIDSTYLE_LOG_DIR"):
+        return Path(os.environ["VIDSTYLE_LOG_DIR"])
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state) / "vidstyle" / "logs"
+
+
+def write_crash_log() -> Path:
+    """Write the current exception's traceback (and the command line) to a new log file."""
+    text = (f"vidstyle {__version__}, {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+            f"command: {' '.join(sys.argv)}\n\n{traceback.format_exc()}")
+    for folder in (crash_log_dir(), Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"vidstyle-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return Path("(no writable log folder)")

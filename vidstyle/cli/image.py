@@ -11,7 +11,7 @@ from vidstyle.cli.options import style_options
 from vidstyle.cli.photoreal_options import photoreal_from_flags, photoreal_options
 from vidstyle.cli.progress import StepBar
 from vidstyle.cli.setup import config_from_flags
-from vidstyle.errors import OutputError
+from vidstyle.errors import OptionError, OutputError
 from vidstyle.images import load_image, prepare_output_dir, save_image
 from vidstyle.optimize import ITERATIONS_PER_CALL, Step
 
@@ -30,6 +30,23 @@ def report_interval(save_every: int | None) -> int:
 
 def intermediate_path(out: Path, level: int, iteration: int) -> Path:
     return out.with_name(f"{out.stem}.level{level}.iter{iteration:05d}{out.suffix}")
+
+
+def _refuse_output_over_input(output: Path, content: Path, styles, flags: dict, masks) -> None:
+    """-o must never name a file the user gave as input (it would be overwritten)."""
+    given = {"CONTENT": content, **{f"STYLE {k + 1}": s for k, s in enumerate(styles)}}
+    for key, option in (("init", "--init"), ("weights", "--weights")):
+        if flags.get(key):
+            given[option] = Path(flags[key])
+    if masks is not None:
+        for option, value in (("--content-masks", masks.content_masks), ("--style-mask", masks.style_mask),
+                              ("--region", masks.region)):
+            if value and value not in ("auto", "grabcut"):
+                given[option] = Path(value)
+    target = output.resolve()
+    for option, path in given.items():
+        if Path(path).resolve() == target:
+            raise OutputError(f"-o {output} is the {option} file and would be overwritten: choose another -o")
 
 
 @cli.command("image")
@@ -51,7 +68,10 @@ def image_command(content: Path, styles: tuple[Path, ...], output: Path, save_ev
       vidstyle image photo.jpg a.jpg b.jpg --style-blend 0.7,0.3 -o out.png
       vidstyle image in.png sunset.png -o out.png --photoreal --content-masks in_mask.png --style-mask sunset_mask.png
     """
+    if flags.get("temporal_weight") is not None:
+        raise OptionError("--temporal-weight applies to videos (vidstyle video): drop it for a single image")
     photoreal, masks = photoreal_from_flags(flags)
+    _refuse_output_over_input(output, content, styles, flags, masks)
     # An image is stylized from scratch like a video's first frame: --iterations sets that budget.
     config = config_from_flags(flags, default_preset=DEFAULT_IMAGE_PRESET,
                                extra={"photoreal": photoreal,

@@ -49,7 +49,8 @@ STYLE_FLAGS: list[tuple[str, str | None, str, dict]] = [
     ("--stop-window", "optimizer", "window",
      dict(type=click.IntRange(1), help="Early stop: over this many iterations.")),
     ("--pyramid", "optimizer", "pyramid",
-     dict(type=click.IntRange(1, 6), help="Coarse-to-fine levels (3: 1/4, 1/2, full).")),
+     dict(type=click.IntRange(1, 6), help="Coarse-to-fine levels (3: 1/4, 1/2, full) of an image, or of a "
+                                          "video's first frame and new shots (later frames: --frame-pyramid).")),
     ("--pyramid-iterations", "optimizer", "pyramid_iterations",
      dict(callback=int_list, help="Iterations of the coarser levels, coarse to fine (200,100 for --pyramid 3).")),
     ("--content-weight", "loss", "content_weight", dict(type=float, help="Weight of the content loss.")),

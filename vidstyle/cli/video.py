@@ -7,9 +7,11 @@ from pathlib import Path
 import click
 
 from vidstyle.cli import cli, start_tensorflow
+from vidstyle.cli.cache import cache_max_gb_option, no_cache_option
 from vidstyle.cli.options import int_list, style_options
 from vidstyle.cli.photoreal_options import photoreal_from_flags, photoreal_options
 from vidstyle.cli.setup import config_from_flags
+from vidstyle.errors import OptionError
 from vidstyle.frames import FrameSelection
 
 DEFAULT_VIDEO_PRESET = "fast"
@@ -58,6 +60,8 @@ def selection_from(start: int, end: int | None, every: int) -> FrameSelection:
               help="Reuse/keep flows here (artistic-videos names) instead of OUTPUT/flow.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Flow cache shared between runs (default ~/.cache/vidstyle/flow).")
+@cache_max_gb_option
+@no_cache_option
 @click.option("--jobs", type=click.IntRange(1), default=None, help="Processes for flow (default: CPU count).")
 @click.option("--crf", type=click.IntRange(0, 51), default=None, help="H.264 quality (default 18).")
 @click.option("--fps", type=float, default=None, help="Frame rate of a frame folder (default 25).")
@@ -68,7 +72,7 @@ def selection_from(start: int, end: int | None, every: int) -> FrameSelection:
 def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: int, end: int | None, every: int,
                   first_iterations, frame_stop_tolerance, frame_stop_window, frame_pyramid, frame_pyramid_iterations,
                   passes, multipass_temporal_from, long_term, flow_method, flow_dir, cache_dir,
-                  jobs, crf, fps, no_video, overwrite, device, **flags) -> None:
+                  cache_max_gb, no_cache, jobs, crf, fps, no_video, overwrite, device, **flags) -> None:
     """Stylize SOURCE (a video file or a folder of frames) with STYLE image(s).
 
     Rerun the same command to resume after an interruption.
@@ -89,13 +93,23 @@ def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: i
                        "long_term": long_term, "flow_method": flow_method, "crf": crf}}
     extra["photoreal"], masks = photoreal_from_flags(flags)
     config = config_from_flags(flags, default_preset=DEFAULT_VIDEO_PRESET, extra=extra)
+    if config.video.passes > 1:
+        ignored = [flag for flag, value in (("--first-iterations", first_iterations),
+                                            ("--frame-stop-tolerance", frame_stop_tolerance),
+                                            ("--frame-stop-window", frame_stop_window),
+                                            ("--frame-pyramid", frame_pyramid),
+                                            ("--frame-pyramid-iterations", frame_pyramid_iterations)) if value is not None]
+        if ignored:
+            raise OptionError(f"{ignored[0]} applies to single-pass rendering (every multi-pass frame gets "
+                              "--iterations): drop it, or use --passes 1")
     selection = selection_from(start, end, every)
     start_tensorflow(device)
     from vidstyle.cli.video_progress import TqdmVideoProgress
     from vidstyle.video import VideoJob, render_video
 
     job = VideoJob(source=source, styles=styles, output=output, selection=selection, flow_dir=flow_dir,
-                   cache_dir=cache_dir, jobs=jobs, encode=not no_video, fps=fps, masks=masks)
+                   cache_dir=cache_dir, cache_max_gb=cache_max_gb, no_cache=no_cache, jobs=jobs,
+                   encode=not no_video, fps=fps, masks=masks)
     progress = TqdmVideoProgress()
     try:
         result = render_video(job, config, progress=progress, overwrite=overwrite)
