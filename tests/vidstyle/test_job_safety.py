@@ -69,7 +69,7 @@ def test_every_user_input_is_checked(tmp_path):
             check_overlaps(out, {option: out / "frames" / "x.png"})
     with pytest.raises(OutputError, match="input folder given as SOURCE"):
         check_overlaps(out, {"SOURCE": out})
-    with pytest.raises(OutputError, match="clip_stylized.mp4"):
+    with pytest.raises(OutputError, match=r"clip_stylized\.mp4"):
         check_overlaps(out, {"STYLE": out / "clip_stylized.mp4"}, video_name="clip_stylized.mp4")
     # Allowed: the job's own flow folder named explicitly, inputs beside generated folders, output in the source.
     check_overlaps(out, {"--flow-dir": out / "flow", "--content-masks": out / "masks", "SOURCE": tmp_path})

@@ -94,11 +94,10 @@ def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: i
     extra["photoreal"], masks = photoreal_from_flags(flags)
     config = config_from_flags(flags, default_preset=DEFAULT_VIDEO_PRESET, extra=extra)
     if config.video.passes > 1:
-        ignored = [flag for flag, value in (("--first-iterations", first_iterations),
-                                            ("--frame-stop-tolerance", frame_stop_tolerance),
-                                            ("--frame-stop-window", frame_stop_window),
-                                            ("--frame-pyramid", frame_pyramid),
-                                            ("--frame-pyramid-iterations", frame_pyramid_iterations)) if value is not None]
+        single_pass = (("--first-iterations", first_iterations), ("--frame-stop-tolerance", frame_stop_tolerance),
+                       ("--frame-stop-window", frame_stop_window), ("--frame-pyramid", frame_pyramid),
+                       ("--frame-pyramid-iterations", frame_pyramid_iterations))
+        ignored = [flag for flag, value in single_pass if value is not None]
         if ignored:
             raise OptionError(f"{ignored[0]} applies to single-pass rendering (every multi-pass frame gets "
                               "--iterations): drop it, or use --passes 1")
