@@ -14,6 +14,7 @@ This package never imports ``vidstyle``.
 """
 
 from flow.backends import METHODS, estimate_flow
+from flow.cache import FlowCache
 from flow.consistency import reliability
 from flow.errors import FlowError
 from flow.longterm import long_term_weights
@@ -23,6 +24,7 @@ from flow.warp import warp
 __all__ = [
     "METHODS",
     "ComputeStats",
+    "FlowCache",
     "FlowError",
     "FlowSettings",
     "FlowStore",

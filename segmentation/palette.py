@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from flow.io import atomic_path
 from segmentation.errors import SegmentationError
 
 __all__ = [
@@ -255,16 +255,11 @@ def write_mask(path: str | os.PathLike, labels: np.ndarray) -> None:
         raise SegmentationError(f"could not encode mask for {path}.")
     if not path.parent.is_dir():
         raise SegmentationError(f"folder {path.parent} does not exist; create it first.")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(encoded.tobytes())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Mode 0o666 & ~umask (not mkstemp's 0600); leftovers of killed runs are swept.
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(encoded.tobytes())
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def labels_to_masks(

@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from flow.io import atomic_path, temp_path
 from vidstyle.errors import InputError, OptionError, OutputError, ResourceError
 
 __all__ = [
@@ -302,6 +303,11 @@ def save_image(path: str | os.PathLike[str], image: np.ndarray, *, bit_depth: in
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write bytes to ``path`` through a temp file in the same folder and a rename.
 
+    The file gets mode ``0o666 & ~umask``, like any file the user creates. The first
+    write into a folder in this process also deletes temp files that killed runs left
+    there (:func:`flow.io.sweep_temp_files`: only our temp names, only when their
+    process is dead or they are a day old).
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -317,24 +323,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         The disk is full.
     """
     path = Path(path)
-    tmp = temp_path_for(path)
-    created = False
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # os.open applies the umask (mkstemp would force mode 0600 on the result).
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        created = True
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        created = False
     except OSError as exc:
         raise output_error(path, exc) from exc
-    finally:
-        if created:
-            tmp.unlink(missing_ok=True)
 
 
 def temp_path_for(path: str | os.PathLike[str]) -> Path:
@@ -348,11 +343,11 @@ def temp_path_for(path: str | os.PathLike[str]) -> Path:
     Returns
     -------
     pathlib.Path
-        ``<folder>/.<stem>.<random>.tmp<suffix>``; renaming it onto ``path`` is atomic
-        because both are on one file system.
+        ``<folder>/.tmp-<stem>~<host>~<pid>~<random><suffix>`` (:func:`flow.io.temp_path`):
+        renaming it onto ``path`` is atomic because both are on one file system, and a
+        leftover of a killed run is recognised and swept by later runs.
     """
-    path = Path(path)
-    return path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
+    return temp_path(path)
 
 
 def output_error(path: Path, exc: OSError) -> OutputError | ResourceError:

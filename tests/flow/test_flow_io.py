@@ -1,6 +1,15 @@
-"""Flow and reliability files: round trips, artistic-videos names, corrupt files, atomicity."""
+"""Flow and reliability files: round trips, artistic-videos names, corrupt files, atomicity,
+the umask, and sweeping temporary files of killed runs."""
 
 from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,3 +104,82 @@ def test_artistic_videos_names():
     assert flow_io.forward_name(1, 2) == "forward_1_2.flo"
     assert flow_io.backward_name(5, 4) == "backward_5_4.flo"
     assert flow_io.reliable_name(5, 4) == "reliable_5_4.pgm"
+
+
+@pytest.fixture
+def umask():
+    """``umask(mask)`` sets the process umask; restored after the test."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield os.umask
+    os.umask(old)
+
+
+@pytest.mark.parametrize(("mask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o002, 0o664, 0o775)])
+def test_written_files_keep_the_umask(tmp_path, umask, mask, file_mode, dir_mode):
+    umask(mask)
+    flow_io.write_flo(tmp_path / "forward_1_2.flo", random_flow())
+    flow_io.write_reliability(tmp_path / "reliable_2_1.pgm", np.ones((9, 13)))
+    with flow_io.atomic_path(tmp_path / "record.json") as temp:
+        temp.write_text("{}")
+    for name in ("forward_1_2.flo", "reliable_2_1.pgm", "record.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == file_mode, name
+    folder = flow_io.make_temp_dir(tmp_path / "cache")
+    assert stat.S_IMODE(folder.stat().st_mode) == dir_mode
+
+
+KILLED_WRITER = """
+import sys, time
+from flow import io as flow_io
+with flow_io.atomic_path(sys.argv[1]) as temp:
+    temp.write_bytes(b"half a fl")
+    print(temp, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_leftovers_of_killed_runs_are_swept(tmp_path):
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(folder / "forward_1_2.flo")],
+                              stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    leftover = Path(writer.stdout.readline().strip())
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    writer.stdout.close()
+    assert leftover.parent == folder and leftover.name.startswith(flow_io.TEMP_PREFIX)
+    live = flow_io.temp_path(folder / "backward_2_1.flo")  # this process: alive, writing it now
+    live.write_bytes(b"in progress")
+    old_style = folder / ".tmp-forward_3_4-k2j5x_9a.flo"  # earlier versions' name, no owner
+    old_style_recent = folder / ".tmp-forward_4_5-a8b7c6d5.flo"
+    users = [folder / ".tmp-notes.txt", folder / ".hidden", folder / ".forward_1_2.flo.swp", folder / "notes.txt"]
+    for path in [old_style, old_style_recent, *users]:
+        path.write_bytes(b"x")
+    an_hour, two_days = time.time() - 3600, time.time() - 2 * 86400
+    for path in [live, old_style_recent, *users]:  # the leftover stays fresh: swept at once
+        os.utime(path, (an_hour, an_hour))
+    for path in [old_style, *users[:2]]:
+        os.utime(path, (two_days, two_days))
+    assert not flow_io.is_stale_temp(live) and flow_io.is_stale_temp(leftover)
+
+    flow_io.write_flo(folder / "forward_1_2.flo", random_flow())  # the next run's first write sweeps
+
+    names = {p.name for p in folder.iterdir()}
+    assert leftover.name not in names and old_style.name not in names
+    assert {live.name, old_style_recent.name, "forward_1_2.flo"} | {p.name for p in users} == names
+
+
+def test_leftovers_of_other_hosts_wait_a_day(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    ours = flow_io.temp_path(tmp_path / "x.flo")
+    host = ours.name.split("~")[1]
+    dead_here = tmp_path / ours.name.replace(f"~{os.getpid()}~", f"~{int(dead.stdout)}~")
+    # Another machine (or a container sharing our host name): its process may be alive.
+    elsewhere = tmp_path / ours.name.replace(f"~{host}~", "~render-node-7~")
+    for path in (dead_here, elsewhere):
+        path.write_bytes(b"x")
+    assert flow_io.is_stale_temp(dead_here) and not flow_io.is_stale_temp(elsewhere)
+    assert flow_io.sweep_temp_files(tmp_path) == [dead_here]
+    past = time.time() - 1.1 * flow_io.STALE_TEMP_S
+    os.utime(elsewhere, (past, past))
+    assert flow_io.sweep_temp_files(tmp_path) == [elsewhere]

@@ -1,3 +1,3 @@
 """Registers every subcommand on the ``vidstyle`` group."""
 
-from vidstyle.cli import batch, flow, image, masks, presets, video  # noqa: F401
+from vidstyle.cli import batch, cache, flow, image, masks, presets, video  # noqa: F401

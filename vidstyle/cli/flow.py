@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from vidstyle.cli import cli
+from vidstyle.cli.cache import cache_max_gb_option, no_cache_option
 from vidstyle.cli.options import int_list
 from vidstyle.cli.video import selection_from, selection_options
 
@@ -24,12 +25,17 @@ from vidstyle.cli.video import selection_from, selection_options
 @click.option("--jobs", type=click.IntRange(1), default=None, help="Processes (default: CPU count).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Flow cache shared between runs (default ~/.cache/vidstyle/flow).")
+@cache_max_gb_option
+@no_cache_option
 @click.option("--visualize", is_flag=True, help="Also write colour-coded PNGs of the forward flows.")
 @selection_options
 def flow_command(source: Path, output: Path, method: str, offsets: tuple[int, ...], size: int | None,
-                 jobs: int | None, cache_dir: Path | None, visualize: bool, start: int, end: int | None,
-                 every: int) -> None:
+                 jobs: int | None, cache_dir: Path | None, cache_max_gb: float | None, no_cache: bool,
+                 visualize: bool, start: int, end: int | None, every: int) -> None:
     """Compute forward and backward flow plus reliability maps for SOURCE (video or frame folder).
+
+    OUTPUT must be new, empty, or made by `vidstyle flow`: vidstyle never writes into a
+    folder of flows made by another tool (give those to `vidstyle video --flow-dir`).
 
     \b
     Example:
@@ -38,20 +44,26 @@ def flow_command(source: Path, output: Path, method: str, offsets: tuple[int, ..
     """
     from tqdm import tqdm
 
+    from flow.errors import FlowError
     from flow.io import forward_name
-    from flow.store import FlowSettings, compute_flows
+    from flow.store import FlowSettings, claim_flow_dir, compute_flows
     from flow.visualize import flow_to_color
     from vidstyle.frames import extract_frames, open_frames
     from vidstyle.images import prepare_output_dir, save_image
     from vidstyle.workspace import default_cache_dir
 
     frames = open_frames(source, selection=selection_from(start, end, every), long_side=size)
+    if not claim_flow_dir(output):
+        raise FlowError(f"{output} holds files vidstyle did not make, and vidstyle never writes into such a folder: "
+                        "choose a new or empty folder for -o (flows made by another tool go to "
+                        "`vidstyle video --flow-dir`)")
     prepare_output_dir(output)
     inputs = extract_frames(frames, output / "input")
     pairs = sum(max(len(inputs) - o, 0) for o in offsets)
     with tqdm(total=pairs, desc="flow", unit="pair", dynamic_ncols=True) as bar:
         store = compute_flows(inputs, output, offsets=offsets, settings=FlowSettings.create(method),
-                              cache_dir=cache_dir or default_cache_dir(), jobs=jobs,
+                              cache_dir=None if no_cache else cache_dir or default_cache_dir(),
+                              cache_max_gb=cache_max_gb, jobs=jobs,
                               progress=lambda done, total: bar.update(done - bar.n))
     if visualize:
         for o in offsets:
