@@ -151,14 +151,15 @@ class FlowCache:
                 shutil.rmtree(staging, ignore_errors=True)
         return size
 
-    def _entries(self) -> Iterator[_Entry]:
-        """Every entry of ours; sweeps stale staging folders on the way."""
+    def _entries(self, *, sweep: bool = False) -> Iterator[_Entry]:
+        """Every entry of ours; with ``sweep``, deletes stale staging folders on the way."""
         try:
             prefixes = [p for p in os.scandir(self.root) if _PREFIX.match(p.name) and p.is_dir(follow_symlinks=False)]
         except OSError:
             return
         for prefix in prefixes:
-            flow_io.sweep_temp_files(prefix.path)
+            if sweep:
+                flow_io.sweep_temp_files(prefix.path)
             try:
                 candidates = list(os.scandir(prefix.path))
             except OSError:
@@ -182,7 +183,7 @@ class FlowCache:
         evict: an entry another process deleted first is skipped.
         """
         limit = self.max_bytes if max_bytes is None else max_bytes
-        entries = sorted(self._entries(), key=lambda e: e.used)
+        entries = sorted(self._entries(sweep=True), key=lambda e: e.used)
         total = sum(e.size for e in entries)
         removed = freed = 0
         for entry in entries:

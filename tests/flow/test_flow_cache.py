@@ -142,3 +142,21 @@ def test_compute_flows_keeps_the_cache_under_its_cap(tmp_path, write_frames):
     # No cache at all: nothing read, nothing stored.
     again = compute_flows(frames, tmp_path / "none", settings=settings, cache_dir=None, jobs=1)
     assert again.stats.computed == 4 and cache.info().entries == 2
+
+
+def test_staging_folders_of_killed_runs_are_swept_by_evict(tmp_path, sources):
+    from flow import io as flow_io
+
+    cache = FlowCache(tmp_path / "cache")
+    key = key_of(1)
+    fill(cache, sources, [key])
+    prefix = cache.entry_path(key).parent
+    live = flow_io.temp_path(prefix / "stage")  # this process is filling it
+    dead = prefix / live.name.replace(f"~{os.getpid()}~", "~999999999~")  # no such process
+    for folder in (live, dead):
+        folder.mkdir()
+        (folder / "forward.flo").write_bytes(b"half")
+    cache.info()
+    assert dead.is_dir()  # info only looks
+    cache.evict()
+    assert live.is_dir() and not dead.exists() and cache.lookup(key) is not None
