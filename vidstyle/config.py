@@ -19,6 +19,7 @@ from typing import Any
 import tomllib
 
 from vidstyle.errors import OptionError
+from vidstyle.tiling import MIN_TILE
 
 CONTENT_LAYER = "relu4_2"  # Gatys et al. 2016; Ruder et al. 2016
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -159,6 +160,10 @@ class OptimizerSettings:
         of the frame is new (disocclusions, fast motion).
     frame_pyramid_iterations : tuple of int or None
         Iterations of those coarser levels (``frame_pyramid − 1`` values, coarse to fine).
+    tile : int or None
+        Long side (pixels, halo included) of the tiles one optimizer step is evaluated
+        in, which bounds its memory (`vidstyle.tiling`); None: chosen from the memory
+        available (no tiling when the whole image fits).
     """
 
     optimizer: str = "lbfgs"
@@ -176,8 +181,12 @@ class OptimizerSettings:
     frame_window: int | None = None
     frame_pyramid: int = 1
     frame_pyramid_iterations: tuple[int, ...] | None = None
+    tile: int | None = None
 
     def __post_init__(self):
+        if self.tile is not None and self.tile < MIN_TILE:
+            raise OptionError(f"--tile must be at least {MIN_TILE} px (the halo alone is 80 px a side), "
+                              f"got {self.tile}")
         if self.optimizer not in OPTIMIZERS:
             raise OptionError(f"unknown --optimizer {self.optimizer!r}: choose {', '.join(OPTIMIZERS)}")
         if self.iterations < 1 or (self.first_iterations is not None and self.first_iterations < 1):

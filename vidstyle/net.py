@@ -60,6 +60,16 @@ class FeatureNet:
         convs = [name for name in self.sequence if name.startswith("conv")]
         self._params = {name: (tf.constant(k), tf.constant(b)) for name, (k, b) in zip(convs, params, strict=False)}
 
+    def channels(self, layers: Iterable[str]) -> dict[str, int]:
+        """Feature channels of each of ``layers``."""
+        out, count = {}, 3
+        for name in self.sequence:
+            if name.startswith("conv"):
+                count = int(self._params[name][0].shape[-1])
+            if name in layers:
+                out[name] = count
+        return out
+
     def preprocess(self, images: tf.Tensor) -> tf.Tensor:
         """Map RGB in [0, 1] to the network's input scale (paired with the weights)."""
         if self.settings.net == "vgg16":
@@ -68,10 +78,19 @@ class FeatureNet:
 
     def __call__(self, images: tf.Tensor, layers: Sequence[str]) -> dict[str, tf.Tensor]:
         """Activations of ``layers`` for ``images`` of shape (B, H, W, 3), RGB in [0, 1]."""
+        return self.run(images, layers)
+
+    def run(self, x: tf.Tensor, layers: Sequence[str], *, after: str | None = None) -> dict[str, tf.Tensor]:
+        """Activations of ``layers``; with ``after``, ``x`` is the output of that layer (no preprocessing).
+
+        Runs only as deep as the deepest of ``layers`` (a tiled step evaluates the net in stages).
+        """
         wanted = set(layers)
         out = {}
-        x = self.preprocess(images)
-        for name in self.sequence:
+        start = 0 if after is None else self.sequence.index(after) + 1
+        if after is None:
+            x = self.preprocess(x)
+        for name in self.sequence[start:]:
             if name.startswith("conv"):
                 kernel, bias = self._params[name]
                 x = tf.nn.bias_add(tf.nn.conv2d(x, kernel, 1, "SAME"), bias)

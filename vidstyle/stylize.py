@@ -24,6 +24,17 @@ from vidstyle.images import load_image, resize_to
 from vidstyle.lbfgs import ITERATIONS_PER_CALL, InGraphLBFGS
 from vidstyle.net import FeatureNet
 from vidstyle.optimize import Result, Step, minimize
+from vidstyle.tiling import (
+    TilePlan,
+    auto_tile,
+    core_of,
+    full_box,
+    layer_strides,
+    plan_stages,
+    tiled_backward,
+    tiled_forward,
+    tiled_value_and_grad,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +122,9 @@ class Stylizer:
         self.layer_weights = config.loss.layer_weights()
         self.net = FeatureNet(config.net, (config.loss.content_layer, *config.loss.style_layers))
         self._grams: dict[tuple[int, int], dict[str, tf.Tensor]] = {}
+        self._tile_plans: dict[tuple[int, int], TilePlan] = {}
+        self._strides = layer_strides(self.net.sequence, self.net.sequence)
+        self._channels = self.net.channels(self.net.sequence)
         # One concrete trace per input shape: a shape-relaxed trace would compute with other
         # kernels, and a resumed run (which traces in another order) would differ in the last bits.
         self._step = tf.function(self._loss_and_grad)
@@ -138,9 +152,107 @@ class Stylizer:
     def content_target(self, content: np.ndarray) -> tf.Tensor:
         return self.net(tf.constant(content[None]), (self.loss.content_layer,))[self.loss.content_layer]
 
+    # ---- tiles ---------------------------------------------------------------------
+    def tile_plan(self, shape_hw: tuple[int, int]) -> TilePlan:
+        """How one optimizer step at ``shape_hw`` is tiled (a single tile when it fits; vidstyle.tiling)."""
+        shape_hw = (int(shape_hw[0]), int(shape_hw[1]))
+        if shape_hw not in self._tile_plans:
+            tile = self.config.optimizer.tile or auto_tile(shape_hw)
+            self._tile_plans[shape_hw] = plan_stages(self.net.sequence, shape_hw, tile)
+        return self._tile_plans[shape_hw]
+
+    def _stage_fn(self, content_target, layers: list[str], *, after: str | None = None, divisor: int = 1,
+                  placed: str | None = None):
+        """Per-tile statistics of ``layers``: unnormalized Grams, summed squared content differences.
+
+        ``after``/``divisor``: the tile is the output of that layer, on a grid ``divisor`` times
+        coarser than the image. ``placed``: also return the core of this layer's output.
+        """
+        lw = self.loss
+
+        def stats(tile, box):
+            feats = self.net.run(tile, [*layers, *([placed] if placed else [])], after=after)
+            out = {}
+            for name in layers:
+                stride = self._strides[name] // divisor
+                core = core_of(feats[name], box, stride)
+                if name in lw.style_layers:
+                    flat = tf.reshape(core, (-1, core.shape[-1]))
+                    out[f"gram:{name}"] = tf.linalg.matmul(flat, flat, transpose_a=True)
+                if name == lw.content_layer:
+                    y0, y1, x0, x1 = full_box(box, stride)
+                    out["content"] = tf.reduce_sum(tf.square(core - content_target[:, y0:y1, x0:x1, :]))
+            core = None if placed is None else core_of(feats[placed], box, self._strides[placed] // divisor)
+            return out, core
+
+        return stats
+
+    def _combine(self, shape_hw, style_targets, layers: list[str]):
+        """Content/style terms of ``layers`` from summed tile statistics (the untiled values)."""
+        lw = self.loss
+        sizes = {name: (shape_hw[0] // s, shape_hw[1] // s) for name, s in self._strides.items()}
+        style_layers = [name for name in lw.style_layers if name in layers]
+
+        def combine(stats):
+            terms = {}
+            if lw.content_layer in layers:
+                (h, w), channels = sizes[lw.content_layer], self._channels[lw.content_layer]
+                terms["content"] = lw.content_weight * stats["content"] / float(h * w * channels)
+            if style_layers:
+                grams = {n: stats[f"gram:{n}"][None] / float(sizes[n][0] * sizes[n][1]) for n in style_layers}
+                targets = {n: style_targets[n] for n in style_layers}
+                terms["style"] = lw.style_weight * losses.style_loss(grams, targets, self.layer_weights)
+            return tf.add_n(list(terms.values())) if terms else tf.constant(0.0), terms
+
+        return combine
+
+    def _pixel_terms(self, image, warped, weights) -> dict[str, tf.Tensor]:
+        """The per-pixel terms, cheap enough to evaluate on the whole image."""
+        lw = self.loss
+        return {"tv": lw.tv_weight * losses.total_variation_loss(image),
+                "temporal": lw.temporal_weight * losses.temporal_loss(image, warped, weights)}
+
+    def _tiled_feature_terms(self, x, plan: TilePlan, content_target, style_targets):
+        """Content and style terms and their gradient, tile by tile, in one or two stages."""
+        layers = [self.loss.content_layer, *self.loss.style_layers]
+        shape_hw = plan.image.shape_hw
+        if plan.features is None:
+            return tiled_value_and_grad(x, plan.image, self._stage_fn(content_target, layers),
+                                        self._combine(shape_hw, style_targets, layers))
+        split, divisor = plan.split, plan.split_stride
+        early = [n for n in layers if self.net.sequence.index(n) <= self.net.sequence.index(split)]
+        deep = [n for n in layers if n not in early]
+        early_fn = self._stage_fn(content_target, early, placed=split)
+        stats, features = tiled_forward(x, plan.image, early_fn, placed_stride=divisor,
+                                        placed_channels=self._channels[split])
+        _, deep_terms, feature_grad = tiled_value_and_grad(
+            features[0], plan.features,
+            self._stage_fn(content_target, deep, after=split, divisor=divisor),
+            self._combine(shape_hw, style_targets, deep))
+        with tf.GradientTape() as tape:
+            tape.watch(stats)
+            _, early_terms = self._combine(shape_hw, style_targets, early)(stats)
+            early_total = tf.add_n(list(early_terms.values())) if early_terms else tf.constant(0.0)
+        seeds = tape.gradient(early_total, stats) if stats else {}
+        grad = tiled_backward(x, plan.image, early_fn, seeds, feature_grad[None], placed_stride=divisor)
+        terms = {k: early_terms.get(k, 0.0) + deep_terms.get(k, 0.0) for k in ("content", "style")}
+        return tf.add_n(list(terms.values())), terms, grad
+
+    def _tiled_loss_and_grad(self, x, plan: TilePlan, content_target, style_targets, warped, weights):
+        _, terms, grad = self._tiled_feature_terms(x, plan, content_target, style_targets)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            pixel = self._pixel_terms(x[None], warped, weights)
+            pixel_total = tf.add_n(list(pixel.values()))
+        terms = {**terms, **pixel}
+        return tf.add_n(list(terms.values())), terms, grad + tape.gradient(pixel_total, x)
+
     # ---- loss ----------------------------------------------------------------------
     def _loss_and_grad(self, x, content_target, style_targets, warped, weights):
         lw = self.loss
+        plan = self.tile_plan(x.shape[:2])
+        if plan.tiled:
+            return self._tiled_loss_and_grad(x, plan, content_target, style_targets, warped, weights)
         with tf.GradientTape() as tape:
             tape.watch(x)
             image = x[None]

@@ -53,6 +53,9 @@ STYLE_FLAGS: list[tuple[str, str | None, str, dict]] = [
                                           "video's first frame and new shots (later frames: --frame-pyramid).")),
     ("--pyramid-iterations", "optimizer", "pyramid_iterations",
      dict(callback=int_list, help="Iterations of the coarser levels, coarse to fine (200,100 for --pyramid 3).")),
+    ("--tile", "optimizer", "tile",
+     dict(type=click.IntRange(256), help="Evaluate each step in tiles of this long side (px) to bound memory "
+                                         "(default: from the memory available; no tiling when it fits).")),
     ("--content-weight", "loss", "content_weight", dict(type=float, help="Weight of the content loss.")),
     ("--style-weight", "loss", "style_weight", dict(type=float, help="Weight of the style loss.")),
     ("--tv-weight", "loss", "tv_weight", dict(type=float, help="Weight of the total-variation loss.")),
