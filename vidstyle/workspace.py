@@ -103,7 +103,15 @@ class Workspace:
                               "choose another -o, or move that folder away")
         prepare_output_dir(self.root)
         write_atomic(path, (json.dumps(settings, indent=2, sort_keys=True) + "\n").encode())
+        self.sweep()
         return previous == settings
+
+    def sweep(self) -> None:
+        """Delete temp files a killed run left in the folders vidstyle writes (only ours, only stale)."""
+        from flow.io import sweep_temp_files
+
+        for folder in (self.root, *self.generated_folders(), self.labels_dir / "labels", self.labels_dir / "region"):
+            sweep_temp_files(folder)
 
     def _unclaimed_results(self) -> Path | None:
         for folder in self.generated_folders():
