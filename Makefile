@@ -24,6 +24,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py $(DEMO_ARGS)
 
+# The report's headless-browser test runs when a Chromium is on PATH (chromium,
+# chromium-browser, google-chrome) or Playwright's Chromium is installed, and is skipped
+# otherwise. Optional, not needed by `make test`: `apt-get install chromium` (Debian/Ubuntu).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" tests
 

@@ -6,7 +6,7 @@ frames, ``OUT/frames`` the stylized ones, both ``frame_00001.png …``; see
 
 - **sharpness** ``S_i = G(out_i) / G(in_i)`` with the gradient energy
   ``G(x) = mean|x[:, 1:] − x[:, :-1]| + mean|x[1:] − x[:-1]|``: forward differences along
-  x and y, every RGB channel, pixels in [0, 1] (see :func:`gradient_energy`). Forward
+  x and y, every RGB channel, pixels in [0, 1] (:func:`vidstyle.evaluate.gradient_energy`). Forward
   differences rather than ``np.gradient``'s central ones because a central difference
   is blind to the Nyquist frequency, which is exactly what repeated interpolation
   removes. Dividing by the input's G makes frames of different content comparable.
@@ -50,6 +50,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
+from vidstyle.evaluate import gradient_energy, sharpness  # noqa: E402  (after the path set-up above)
+
+__all__ = ["drift_summary", "gradient_energy", "sharpness_ratio", "sharpness_series", "style_ratios"]
+
 STYLELOSS = REPO.parent / "shared" / "tools" / "styleloss.py"
 FLOW_CACHE = REPO / "benchmarks" / "out" / "drift-flow-cache"
 FRAME_RE = re.compile(r"frame_(\d+)\.png$")
@@ -81,18 +85,6 @@ def _pairs(out_dir: Path) -> list[tuple[Path, Path]]:
 
 
 # ---- sharpness -------------------------------------------------------------------------
-def gradient_energy(image: np.ndarray) -> float:
-    """G(x) = mean|∂x| + mean|∂y| with forward differences over every channel.
-
-    Parameters
-    ----------
-    image : (H, W) or (H, W, C) array
-        Pixels in [0, 1].
-    """
-    image = np.asarray(image, dtype=np.float64)
-    return float(np.abs(np.diff(image, axis=1)).mean() + np.abs(np.diff(image, axis=0)).mean())
-
-
 def sharpness_series(out_dir: Path) -> list[float]:
     """Per-frame sharpness ``S_i = G(out_i) / G(in_i)`` of a vidstyle output folder.
 
@@ -108,8 +100,7 @@ def sharpness_series(out_dir: Path) -> list[float]:
     """
     series = []
     for source, output in _pairs(out_dir):
-        reference = gradient_energy(read_rgb(source))
-        series.append(gradient_energy(read_rgb(output)) / max(reference, 1e-8))
+        series.append(sharpness(read_rgb(output), read_rgb(source)))
     return series
 
 

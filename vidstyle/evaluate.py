@@ -6,6 +6,10 @@ Temporal error (Huang et al. 2017, "Real-Time Neural Style Transfer for Videos",
 
 pixels in [0, 1], D = H·W·3, x̂_{t+1} warped back onto frame t with the forward flow
 t → t+1, c = 0 at occlusions and motion boundaries.
+
+Sharpness (``benchmarks/drift.py``, the report's drift plot): gradient energy
+``G(x) = mean|x[:, 1:] − x[:, :-1]| + mean|x[1:] − x[:-1]|`` of the output over that of
+its content frame; a clip whose later frames lose detail shows a falling ratio.
 """
 
 from __future__ import annotations
@@ -68,3 +72,27 @@ def per_pair_temporal_error(frames: Sequence[np.ndarray] | Callable[[int], np.nd
         s, d = temporal_error_terms(get(t), get(t + 1), flow, weights)
         errors.append(float(np.sqrt(s / d)))
     return errors
+
+
+def gradient_energy(image: np.ndarray) -> float:
+    """G(x) = mean|∂x| + mean|∂y| with forward differences over every channel.
+
+    Forward rather than central differences (``np.gradient``): a central difference is
+    blind to the Nyquist frequency, which is exactly what repeated interpolation removes.
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, C) array
+        Pixels in [0, 1].
+    """
+    image = np.asarray(image, dtype=np.float64)
+    return float(np.abs(np.diff(image, axis=1)).mean() + np.abs(np.diff(image, axis=0)).mean())
+
+
+def sharpness(output: np.ndarray, content: np.ndarray) -> float:
+    """S = G(output) / G(content): detail of a stylized frame relative to its input frame.
+
+    Dividing by the input's G makes frames of different content comparable; S over a clip
+    that keeps its detail stays level.
+    """
+    return gradient_energy(output) / max(gradient_energy(content), 1e-8)

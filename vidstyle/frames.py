@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,6 +198,22 @@ class FrameSource:
         for frame in self._iter(skip=frozenset()):
             assert frame is not None
             yield frame
+
+    def frames_at(self, positions: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """Decode only the selected frames at these 0-based positions (in clip order).
+
+        Yields ``(position, frame)``. A video is decoded only up to the last position; the
+        frames in between pass ffmpeg's pipe but are neither converted nor resized.
+        """
+        wanted = sorted(set(positions))
+        if not wanted:
+            return
+        skip = frozenset(range(len(self))) - frozenset(wanted)
+        for pos, frame in enumerate(self._iter(skip)):
+            if frame is not None:
+                yield pos, frame
+            if pos >= wanted[-1]:
+                return
 
     def __repr__(self) -> str:
         return (

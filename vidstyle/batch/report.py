@@ -1,10 +1,11 @@
 """A self-contained HTML report of a batch (or of single video jobs).
 
 One page, ``report.html`` in the batch folder: a summary table, then per shot a contact
-sheet (input vs stylized frames), loss, temporal error and seconds per frame plotted
-from its ``log.jsonl`` and flow folder, and its status. Images are embedded as base64
-PNG; the page has no JavaScript and loads nothing from elsewhere, so it can be mailed
-or archived on its own.
+sheet (input vs stylized frames), the contact sheet of its ``--preview`` when there is
+one, loss, temporal error and seconds per frame plotted from its ``log.jsonl`` and flow
+folder, a drift plot (sharpness and style loss per frame, relative to frame 1), and its
+status. Images are embedded as base64 PNG; the page has no JavaScript and loads nothing
+from elsewhere, so it can be mailed or archived on its own.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from vidstyle.errors import InputError
 from vidstyle.images import write_atomic
+from vidstyle.preview import CONTACT_SHEET, PREVIEW_DIR
 from vidstyle.workspace import FRAME_PATTERN, SETTINGS_FILE, Workspace
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,14 @@ class ShotReport:
         of the input frames (which measures how well the flow explains the motion).
     video : str or None
         Encoded video file name inside ``output``.
+    sharpness : np.ndarray
+        Per frame, ``S_i = G(out_i) / G(in_i)`` (:func:`vidstyle.evaluate.sharpness`)
+        divided by frame 1's; NaN where a frame is not stylized.
+    style_ratio : np.ndarray
+        Per frame, the logged style loss divided by frame 1's (last pass); above 1 the
+        style fades. NaN where no style term was logged.
+    preview : Path or None
+        Contact sheet of ``vidstyle video --preview`` in the shot's folder.
     """
 
     name: str
@@ -70,6 +80,9 @@ class ShotReport:
     temporal: np.ndarray = field(default_factory=lambda: np.zeros(0))
     temporal_input: np.ndarray = field(default_factory=lambda: np.zeros(0))
     video: str | None = None
+    sharpness: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    style_ratio: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    preview: Path | None = None
 
     @property
     def seconds(self) -> float:
@@ -131,6 +144,46 @@ def clip_error(errors: np.ndarray) -> float | None:
     return float(np.sqrt(np.mean(measured**2))) if measured.size else None
 
 
+def sharpness_series(inputs: list[Path], stylized: list[Path]) -> np.ndarray:
+    """Sharpness of each stylized frame relative to frame 1's (1.0 = as detailed as frame 1).
+
+    ``S_i = G(out_i) / G(in_i)`` with the gradient energy G of :func:`vidstyle.evaluate.gradient_energy`
+    (the drift figure of ``benchmarks/drift.py``), divided by the first measured ``S``.
+
+    Returns
+    -------
+    np.ndarray
+        ``(len(inputs),)`` float64; NaN where a frame is missing or unreadable.
+    """
+    from vidstyle.evaluate import sharpness
+    from vidstyle.frames import load_frame_file
+
+    series = np.full(len(inputs), np.nan)
+    for i, (source, output) in enumerate(zip(inputs, stylized, strict=True)):
+        if not output.is_file():
+            continue
+        try:
+            series[i] = sharpness(load_frame_file(output), load_frame_file(source))
+        except (InputError, OSError) as exc:
+            logger.debug("no sharpness for frame %d: %s", i + 1, exc)
+    measured = series[np.isfinite(series)]
+    return series / measured[0] if measured.size and measured[0] > 0 else series
+
+
+def style_ratio_series(log: list[dict[str, Any]], frames: int) -> np.ndarray:
+    """The logged style loss of each frame (last pass) over frame 1's; NaN where missing."""
+    series = np.full(frames, np.nan)
+    passes = [int(r.get("pass", 1)) for r in log]
+    for record in log:
+        value = (record.get("terms") or {}).get("style")
+        frame = record.get("frame")
+        if int(record.get("pass", 1)) == max(passes) and isinstance(value, (int, float)) and \
+                isinstance(frame, int) and 1 <= frame <= frames:
+            series[frame - 1] = value
+    measured = series[np.isfinite(series)]
+    return series / measured[0] if measured.size and measured[0] > 0 else np.full(frames, np.nan)
+
+
 def _last_records(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
     latest: dict[tuple[int, int], dict[str, Any]] = {}
     for record in log:
@@ -151,12 +204,18 @@ def shot_report(output: Path, *, name: str | None = None, status: str | None = N
     stylized = [ws.frame_path(ws.frames_dir, i) for i in range(count)]
     finished = sum(p.is_file() for p in stylized)
     marker = _read_json(ws.root / "done.json")
+    preview = ws.root / PREVIEW_DIR / CONTACT_SHEET
+    preview = preview if preview.is_file() else None
     if status is None:
         status = "done" if marker else ("incomplete" if finished < count or not count else "frames only")
+        if not count and preview is not None and not (ws.root / SETTINGS_FILE).is_file():
+            status = "preview only"
     report = ShotReport(name=name or ws.root.name, status=status, output=ws.root, error=error,
                         frames=frames if frames else count,
                         finished=finished, log=_last_records(ws.read_log()),
-                        video=(marker or {}).get("video"))
+                        video=(marker or {}).get("video"), preview=preview)
+    report.sharpness = sharpness_series(inputs, stylized)
+    report.style_ratio = style_ratio_series(report.log, count)
     if count > 1 and finished == count:
         report.temporal = temporal_errors(stylized, ws.flow_dir)
     if count > 1:
@@ -180,10 +239,15 @@ def _shots_of(folder: Path) -> tuple[str, list[ShotReport]]:
                              frames=s.get("frames") if isinstance(s.get("frames"), int) else None)
                  for s in batch["shots"] if isinstance(s, dict) and "output" in s]
         return Path(str(batch.get("job_file", folder.name))).name, shots
-    if (folder / SETTINGS_FILE).is_file():
+    if _is_shot(folder):
         return folder.name, [shot_report(folder)]
-    shots = [shot_report(sub) for sub in sorted(folder.iterdir()) if (sub / SETTINGS_FILE).is_file()]
+    shots = [shot_report(sub) for sub in sorted(folder.iterdir()) if sub.is_dir() and _is_shot(sub)]
     return folder.name, shots
+
+
+def _is_shot(folder: Path) -> bool:
+    """A render's folder (settings.json) or one that holds only a ``--preview``."""
+    return (folder / SETTINGS_FILE).is_file() or (folder / PREVIEW_DIR / CONTACT_SHEET).is_file()
 
 
 # ---- images -----------------------------------------------------------------------------
@@ -289,6 +353,35 @@ def plots(shot: ShotReport) -> np.ndarray | None:
     return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
 
+def drift_plot(shot: ShotReport) -> np.ndarray | None:
+    """Sharpness and style loss per frame, both relative to frame 1 (1.0 = no drift)."""
+    if not (np.isfinite(shot.sharpness).any() or np.isfinite(shot.style_ratio).any()):
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    figure = Figure(figsize=(6, 3.2), dpi=80, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    frames = np.arange(1, max(len(shot.sharpness), len(shot.style_ratio)) + 1)
+    if np.isfinite(shot.sharpness).any():
+        axes.plot(frames[:len(shot.sharpness)], shot.sharpness, "o-", label="sharpness G(out)/G(in)")
+    if np.isfinite(shot.style_ratio).any():
+        axes.plot(frames[:len(shot.style_ratio)], shot.style_ratio, "s--", label="style loss (higher = weaker)")
+    axes.axhline(1.0, color="grey", linewidth=0.8)
+    axes.set(title="drift per frame (frame 1 = 1)", xlabel="frame")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.legend(fontsize=7)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    decoded = cv2.imdecode(np.frombuffer(buffer.getvalue(), np.uint8), cv2.IMREAD_COLOR)
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+
+
 # ---- page -------------------------------------------------------------------------------
 _CSS = """
 body{font-family:sans-serif;margin:2em;color:#222}
@@ -351,9 +444,18 @@ def _section(shot: ShotReport) -> str:
         image, numbers = sheet
         parts.append(f'<h3>Contact sheet</h3><p>top: input, bottom: stylized; frames '
                      f'{", ".join(map(str, numbers))}</p><img alt="contact sheet of {name}" src="{_png_data(image)}">')
+    if shot.preview is not None:
+        data = base64.b64encode(shot.preview.read_bytes()).decode("ascii")
+        parts.append(f'<h3>Preview</h3><p>key frames of <code>--preview</code> (small size, each frame on its own; '
+                     f'top: input, bottom: stylized)</p><img class="preview" alt="preview of {name}" '
+                     f'src="data:image/png;base64,{data}">')
     figure = plots(shot)
     if figure is not None:
         parts.append(f'<h3>Loss, temporal error, time</h3><img alt="plots of {name}" src="{_png_data(figure)}">')
+    drift = drift_plot(shot)
+    if drift is not None:
+        parts.append(f'<h3>Drift</h3><p>sharpness (gradient energy of the output over its input frame) and style '
+                     f'loss per frame, relative to frame 1</p><img alt="drift of {name}" src="{_png_data(drift)}">')
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -407,5 +509,5 @@ def write_report(folder: str | Path) -> Path:
     return path
 
 
-__all__ = ["REPORT_FILE", "ShotReport", "clip_error", "contact_sheet", "plots", "render_report", "shot_report",
-           "temporal_errors", "write_report"]
+__all__ = ["REPORT_FILE", "ShotReport", "clip_error", "contact_sheet", "drift_plot", "plots", "render_report",
+           "sharpness_series", "shot_report", "style_ratio_series", "temporal_errors", "write_report"]

@@ -20,7 +20,8 @@ from vidstyle.batch.engine import (
     run_batch,
 )
 from vidstyle.batch.jobfile import JobFileError, load_jobfile
-from vidstyle.cli import EXIT_USER_ERROR, cli
+from vidstyle.cli import EXIT_USER_ERROR, cli, start_tensorflow
+from vidstyle.cli.preview import preview_options, run_preview
 from vidstyle.errors import VidstyleError
 
 
@@ -82,14 +83,17 @@ class TqdmBatchProgress(BatchProgress):
 @click.option("--overwrite", is_flag=True, help="Discard results of other settings in the shots' folders.")
 @click.option("--check", is_flag=True, help="Only validate the job file and list the shots.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html at the end.")
+@preview_options
 def batch_command(jobfile: Path, output: Path | None, scheduler: str | None, workers: int | None, gpu: bool,
-                  device: str, retries: int, flow_chunk: int, overwrite: bool, check: bool, no_report: bool) -> None:
+                  device: str, retries: int, flow_chunk: int, overwrite: bool, check: bool, no_report: bool,
+                  preview: bool, preview_frames: int) -> None:
     """Render every shot of JOBFILE (TOML) on Dask; rerun to resume, finished shots are skipped.
 
     \b
     Examples:
       vidstyle batch shots.toml                      # this machine, overnight
       vidstyle batch shots.toml --check              # validate only
+      vidstyle batch shots.toml --preview            # a few small key frames per shot, minutes
       vidstyle batch shots.toml --scheduler tcp://render1:8786 --gpu
     """
     try:
@@ -105,6 +109,8 @@ def batch_command(jobfile: Path, output: Path | None, scheduler: str | None, wor
             click.echo(f"{shot.name}: {shot.source} ({shot.frame_count} frames) + {styles} -> {shot.output}")
         click.echo(f"{batch.path.name}: {len(batch.shots)} shot(s) OK")
         return
+    if preview:
+        return preview_batch(batch, frames=preview_frames, device=device, report=not no_report)
     if logging.getLogger().getEffectiveLevel() >= logging.WARNING:  # no -v: keep Dask's chatter off the terminal
         import distributed  # noqa: F401  (its import sets its loggers' levels; override them after)
 
@@ -124,13 +130,41 @@ def batch_command(jobfile: Path, output: Path | None, scheduler: str | None, wor
                             "errors above say and rerun the same command (finished shots are skipped)")
 
 
+def preview_batch(batch, *, frames: int, device: str, report: bool) -> None:
+    """``--preview`` of every shot, one after the other in this process (no Dask)."""
+    from vidstyle.cli import _user_errors
+    from vidstyle.video import VideoJob
+
+    start_tensorflow(device)
+    failed = []
+    for shot in batch.shots:
+        job = VideoJob(source=shot.source, styles=shot.styles, output=shot.output, selection=shot.selection,
+                       fps=shot.fps)
+        try:
+            run_preview(job, shot.config, frames=frames, label=f"shot {shot.name}")
+        except _user_errors() as exc:
+            click.echo(f"shot {shot.name}: preview failed: {exc}")
+            failed.append(shot.name)
+    if report:
+        from vidstyle.batch.report import write_report
+
+        try:
+            click.echo(f"report: {write_report(batch.output)}")
+        except VidstyleError as exc:  # e.g. every shot failed: nothing to show
+            click.echo(f"report: not written ({exc})")
+    if failed:
+        raise VidstyleError(f"the preview of {len(failed)} of {len(batch.shots)} shots failed "
+                            f"({', '.join(failed)}); fix what the errors above say and rerun")
+
+
 @cli.command("report")
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 def report_command(outdir: Path) -> None:
     """Write OUTDIR/report.html for a batch folder (or a `vidstyle video` output folder).
 
-    The page is self-contained (images embedded, no JavaScript): contact sheets, loss,
-    temporal error and time per frame of every shot, and a summary table.
+    The page is self-contained (images embedded, no JavaScript): contact sheets (and the
+    --preview sheet), loss, temporal error, drift and time per frame of every shot, and a
+    summary table.
     """
     from vidstyle.batch.report import write_report
 

@@ -10,6 +10,7 @@ from vidstyle.cli import cli, start_tensorflow
 from vidstyle.cli.cache import cache_max_gb_option, no_cache_option
 from vidstyle.cli.options import int_list, style_options
 from vidstyle.cli.photoreal_options import photoreal_from_flags, photoreal_options
+from vidstyle.cli.preview import preview_options, run_preview
 from vidstyle.cli.setup import config_from_flags
 from vidstyle.errors import OptionError
 from vidstyle.frames import FrameSelection
@@ -67,12 +68,14 @@ def selection_from(start: int, end: int | None, every: int) -> FrameSelection:
 @click.option("--fps", type=float, default=None, help="Frame rate of a frame folder (default 25).")
 @click.option("--no-video", is_flag=True, help="Write frames only, no encoded video.")
 @click.option("--overwrite", is_flag=True, help="Discard results of other settings in OUTPUT.")
+@preview_options
 @style_options
 @photoreal_options
 def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: int, end: int | None, every: int,
                   first_iterations, frame_stop_tolerance, frame_stop_window, frame_pyramid, frame_pyramid_iterations,
                   passes, multipass_temporal_from, long_term, flow_method, flow_dir, cache_dir,
-                  cache_max_gb, no_cache, jobs, crf, fps, no_video, overwrite, device, **flags) -> None:
+                  cache_max_gb, no_cache, jobs, crf, fps, no_video, overwrite, preview, preview_frames, device,
+                  **flags) -> None:
     """Stylize SOURCE (a video file or a folder of frames) with STYLE image(s).
 
     Rerun the same command to resume after an interruption.
@@ -109,6 +112,8 @@ def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: i
     job = VideoJob(source=source, styles=styles, output=output, selection=selection, flow_dir=flow_dir,
                    cache_dir=cache_dir, cache_max_gb=cache_max_gb, no_cache=no_cache, jobs=jobs,
                    encode=not no_video, fps=fps, masks=masks)
+    if preview:  # key frames at a small size into OUTPUT/preview/; the render there is not touched
+        return run_preview(job, config, frames=preview_frames)
     progress = TqdmVideoProgress()
     try:
         result = render_video(job, config, progress=progress, overwrite=overwrite)
