@@ -133,9 +133,10 @@ def batch_command(jobfile: Path, output: Path | None, scheduler: str | None, wor
 def preview_batch(batch, *, frames: int, device: str, report: bool) -> None:
     """``--preview`` of every shot, one after the other in this process (no Dask)."""
     from vidstyle.cli import _user_errors
+
+    start_tensorflow(device)  # before anything imports TensorFlow, so its start-up chatter stays quiet
     from vidstyle.video import VideoJob
 
-    start_tensorflow(device)
     failed = []
     for shot in batch.shots:
         job = VideoJob(source=shot.source, styles=shot.styles, output=shot.output, selection=shot.selection,
