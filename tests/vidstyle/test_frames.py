@@ -139,7 +139,7 @@ def test_frames_at_decodes_only_the_positions_asked(colour_clip, tmp_path):
     for source in (open_frames(colour_clip), open_frames(_write_folder(tmp_path / "folder"))):
         picked = list(source.frames_at([4, 0, 2, 2]))
         assert [pos for pos, _ in picked] == [0, 2, 4]
-        for (pos, frame), rgb in zip(picked, [COLOURS[0], COLOURS[2], COLOURS[4]], strict=True):
+        for (_, frame), rgb in zip(picked, [COLOURS[0], COLOURS[2], COLOURS[4]], strict=True):
             np.testing.assert_allclose(frame[24, 32], np.array(rgb) / 255, atol=0.06)
         assert list(source.frames_at([])) == []
 
