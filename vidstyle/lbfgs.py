@@ -183,15 +183,19 @@ class InGraphLBFGS:
         sy, yy = _dot(s_k, y_k), _dot(y_k, y_k)
         # Keep the pair only with positive curvature (the update must stay positive definite).
         keep = tf.logical_and(ok, sy > 1e-10 * yy)
-        s = tf.where(keep, tf.concat([state.s[1:], s_k[None]], 0), state.s)
-        y = tf.where(keep, tf.concat([state.y[1:], y_k[None]], 0), state.y)
+        # tf.cond, not tf.where: the history is m images (2 GB at 4K), and where() would
+        # materialize both candidates.
+        def push(history, item):
+            return tf.cond(keep, lambda: tf.concat([history[1:], item[None]], 0), lambda: history)
+
+        s, y = push(state.s, s_k), push(state.y, y_k)
         rho = tf.where(keep, tf.concat([state.rho[1:], [1.0 / tf.maximum(sy, 1e-30)]], 0), state.rho)
         gamma = tf.where(keep, sy / tf.maximum(yy, 1e-30), state.gamma)
         # A failed search with memory: forget the curvature and retry from the gradient;
         # without memory the objective cannot be decreased along it: stalled.
         failed_with_memory = tf.logical_and(tf.logical_not(ok), use_memory)
-        s = tf.where(failed_with_memory, tf.zeros_like(s), s)
-        y = tf.where(failed_with_memory, tf.zeros_like(y), y)
+        s = tf.cond(failed_with_memory, lambda: tf.zeros_like(s), lambda: s)
+        y = tf.cond(failed_with_memory, lambda: tf.zeros_like(y), lambda: y)
         rho = tf.where(failed_with_memory, tf.zeros_like(rho), rho)
 
         # A failed search returns the start point itself, so x, f, g and terms need no guard.

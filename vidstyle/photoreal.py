@@ -59,6 +59,7 @@ from vidstyle.matting import matting_bands, smooth_affine
 from vidstyle.optimize import Result, Step
 from vidstyle.regions import MaskOptions, MaskTrack
 from vidstyle.stylize import Stylizer, TemporalTarget
+from vidstyle.tiling import full_box
 
 logger = logging.getLogger(__name__)
 
@@ -351,6 +352,26 @@ class PhotorealStylizer(Stylizer):
                                 shared=self.settings.recolor_shared)
 
     # ---- loss ----------------------------------------------------------------------
+    def _gram_sum(self, core, name: str, box, stride: int, masks):
+        """Per-label unnormalized Grams of a tile core (K, C, C): the masks cropped to the core."""
+        y0, y1, x0, x1 = full_box(box, stride)
+        masked = core * masks[name][:, y0:y1, x0:x1, None]  # (K, h, w, C)
+        flat = tf.reshape(masked, (tf.shape(masked)[0], -1, core.shape[-1]))
+        return tf.linalg.matmul(flat, flat, transpose_a=True)
+
+    def _style_from_sums(self, sums, sizes, style_targets, masks):
+        """`segmented_style_loss` from per-label Gram sums over the whole image."""
+        terms = []
+        for name, total in sums.items():
+            means = tf.reduce_mean(masks[name], axis=[1, 2])
+            channels = float(total.shape[-1])
+            grams = total / (channels * float(sizes[name][0] * sizes[name][1])
+                             * tf.maximum(means, MASK_EPSILON))[:, None, None]
+            share = means / tf.maximum(tf.reduce_sum(means), MASK_EPSILON)
+            mse = tf.reduce_mean(tf.square(grams - style_targets[name]), axis=[1, 2])
+            terms.append(self.layer_weights[name] * tf.reduce_sum(share * mse))
+        return tf.add_n(terms)
+
     def _loss_and_grad(self, x, content_target, style_targets, warped, weights, content_masks, bands,
                        matting_weight):
         """As :meth:`Stylizer._loss_and_grad`, segmented style and the matting term.
@@ -358,6 +379,16 @@ class PhotorealStylizer(Stylizer):
         ``bands`` None (λ = 0) traces a step without any matting op; its "matting" term is 0.
         """
         lw = self.loss
+        plan = self.tile_plan(x.shape[:2])
+        if plan.tiled:  # segmented Grams in tiles; the matting term is banded over the whole image
+            total, terms, grad = self._tiled_loss_and_grad(x, plan, content_target, style_targets, warped,
+                                                           weights, content_masks)
+            if bands is None:
+                return total, {**terms, "matting": tf.zeros((), x.dtype)}, grad
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                matting = matting_weight * losses.matting_loss(x[None], bands)
+            return total + matting, {**terms, "matting": matting}, grad + tape.gradient(matting, x)
         with tf.GradientTape() as tape:
             tape.watch(x)
             image = x[None]

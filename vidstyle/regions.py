@@ -120,6 +120,15 @@ class MaskOptions:
         raise OptionError(f"--region auto:{name}: use a label index 0–8 or a colour "
                           f"({', '.join(names)}); see `vidstyle masks` output for the labels")
 
+    def content_mask_files(self) -> list[Path]:
+        """Mask files of a --content-masks folder in natural order, without the --style-mask
+        file when it lies there (``vidstyle masks --auto`` writes style.png beside the frames)."""
+        files = list_frame_files(Path(self.content_masks))
+        if self.style_mask is not None:
+            style = Path(self.style_mask).resolve()
+            files = [f for f in files if f.resolve() != style]
+        return files
+
     def describe(self) -> dict[str, Any]:
         """Settings plus the digests of the mask files (for resume checks)."""
         out: dict[str, Any] = dataclasses.asdict(self)
@@ -130,7 +139,8 @@ class MaskOptions:
                 if path.is_file():
                     files[value] = _file_digest(path)
                 elif path.is_dir():
-                    files[value] = [_file_digest(p) for p in list_frame_files(path)]
+                    listed = self.content_mask_files() if value == self.content_masks else list_frame_files(path)
+                    files[value] = [_file_digest(p) for p in listed]
         out["files"] = files
         return out
 
@@ -204,7 +214,7 @@ class MaskTrack:
             return None
         path = Path(self.options.content_masks)
         if self._files is None:
-            files = list_frame_files(path)
+            files = self.options.content_mask_files()
             if len(files) != len(self.frames):
                 raise InputError(f"{path} holds {len(files)} masks for {len(self.frames)} frames: give one "
                                  "mask per selected frame (natural order), or a single mask for frame 1")

@@ -25,12 +25,15 @@ from vidstyle.lbfgs import ITERATIONS_PER_CALL, InGraphLBFGS
 from vidstyle.net import FeatureNet
 from vidstyle.optimize import Result, Step, minimize
 from vidstyle.tiling import (
+    TileGrid,
     TilePlan,
     auto_tile,
     core_of,
     full_box,
     layer_strides,
     plan_stages,
+    plan_tiles,
+    receptive_field,
     tiled_backward,
     tiled_forward,
     tiled_value_and_grad,
@@ -139,8 +142,12 @@ class Stylizer:
             for weight, style in zip(self.blend, self.styles, strict=False):
                 hw = style_shape(style.shape[:2], shape_hw, self.config.style.style_scale,
                                  self.config.style.style_scale_rule)
-                feats = self.net(tf.constant(resize_to(style, hw)[None]), self.loss.style_layers)
-                grams = {k: float(weight) * g for k, g in self._style_grams(feats, hw).items()}
+                image = resize_to(style, hw)
+                if self.tile_plan(hw).tiled and type(self)._style_grams is Stylizer._style_grams:
+                    grams = self._tiled_grams(image)  # bounded memory for a 4K-sized style
+                else:
+                    grams = self._style_grams(self.net(tf.constant(image[None]), self.loss.style_layers), hw)
+                grams = {k: float(weight) * g for k, g in grams.items()}
                 total = grams if total is None else {k: total[k] + grams[k] for k in grams}
             self._grams[shape_hw] = total
         return self._grams[shape_hw]
@@ -150,7 +157,43 @@ class Stylizer:
         return {k: losses.gram_matrix(v) for k, v in feats.items()}
 
     def content_target(self, content: np.ndarray) -> tf.Tensor:
-        return self.net(tf.constant(content[None]), (self.loss.content_layer,))[self.loss.content_layer]
+        """Content-layer features of ``content`` (in tiles where a step at its size is tiled)."""
+        layer = self.loss.content_layer
+        if not self.tile_plan(content.shape[:2]).tiled:
+            return self.net(tf.constant(content[None]), (layer,))[layer]
+        grid = self._forward_grid(content.shape[:2], layer)
+        stride = self._strides[layer]
+
+        def placed(tile, box):
+            return {"tiles": tf.constant(1.0)}, core_of(self.net.run(tile, [layer])[layer], box, stride)
+
+        return tiled_forward(tf.constant(content), grid, placed, placed_stride=stride,
+                             placed_channels=self._channels[layer])[1]
+
+    def _forward_grid(self, shape_hw: tuple[int, int], deepest: str) -> TileGrid:
+        """Tiles of a forward-only pass to ``deepest`` (targets): one stage, full receptive field."""
+        tile = self.config.optimizer.tile or auto_tile(shape_hw)
+        radius, stride = receptive_field(self.net.sequence[: self.net.sequence.index(deepest) + 1])
+        return plan_tiles(shape_hw, max(tile, 4 * radius), radius=radius, stride=stride)
+
+    def _tiled_grams(self, image: np.ndarray) -> dict[str, tf.Tensor]:
+        """Gram matrices of a whole image's style-layer features, summed over tiles."""
+        layers = list(self.loss.style_layers)
+        deepest = max(layers, key=self.net.sequence.index)
+        grid = self._forward_grid(image.shape[:2], deepest)
+
+        def grams(tile, box):
+            feats = self.net.run(tile, layers)
+            out = {}
+            for name in layers:
+                core = core_of(feats[name], box, self._strides[name])
+                flat = tf.reshape(core, (-1, core.shape[-1]))
+                out[name] = tf.linalg.matmul(flat, flat, transpose_a=True)
+            return out, None
+
+        sums, _ = tiled_forward(tf.constant(image), grid, grams)
+        h, w = image.shape[:2]
+        return {n: sums[n][None] / float((h // self._strides[n]) * (w // self._strides[n])) for n in layers}
 
     # ---- tiles ---------------------------------------------------------------------
     def tile_plan(self, shape_hw: tuple[int, int]) -> TilePlan:
@@ -161,8 +204,18 @@ class Stylizer:
             self._tile_plans[shape_hw] = plan_stages(self.net.sequence, shape_hw, tile)
         return self._tile_plans[shape_hw]
 
+    def _gram_sum(self, core, name: str, box, stride: int, masks):
+        """Unnormalized Gram of one tile's core features (C, C); subclasses mask it per label."""
+        flat = tf.reshape(core, (-1, core.shape[-1]))
+        return tf.linalg.matmul(flat, flat, transpose_a=True)
+
+    def _style_from_sums(self, sums, sizes, style_targets, masks):
+        """Style term from Gram sums over the whole image ({layer: (C, C)}), as untiled."""
+        grams = {n: g[None] / float(sizes[n][0] * sizes[n][1]) for n, g in sums.items()}
+        return losses.style_loss(grams, {n: style_targets[n] for n in sums}, self.layer_weights)
+
     def _stage_fn(self, content_target, layers: list[str], *, after: str | None = None, divisor: int = 1,
-                  placed: str | None = None):
+                  placed: str | None = None, masks=None):
         """Per-tile statistics of ``layers``: unnormalized Grams, summed squared content differences.
 
         ``after``/``divisor``: the tile is the output of that layer, on a grid ``divisor`` times
@@ -177,8 +230,7 @@ class Stylizer:
                 stride = self._strides[name] // divisor
                 core = core_of(feats[name], box, stride)
                 if name in lw.style_layers:
-                    flat = tf.reshape(core, (-1, core.shape[-1]))
-                    out[f"gram:{name}"] = tf.linalg.matmul(flat, flat, transpose_a=True)
+                    out[f"gram:{name}"] = self._gram_sum(core, name, box, stride, masks)
                 if name == lw.content_layer:
                     y0, y1, x0, x1 = full_box(box, stride)
                     out["content"] = tf.reduce_sum(tf.square(core - content_target[:, y0:y1, x0:x1, :]))
@@ -187,7 +239,7 @@ class Stylizer:
 
         return stats
 
-    def _combine(self, shape_hw, style_targets, layers: list[str]):
+    def _combine(self, shape_hw, style_targets, layers: list[str], masks=None):
         """Content/style terms of ``layers`` from summed tile statistics (the untiled values)."""
         lw = self.loss
         sizes = {name: (shape_hw[0] // s, shape_hw[1] // s) for name, s in self._strides.items()}
@@ -199,9 +251,8 @@ class Stylizer:
                 (h, w), channels = sizes[lw.content_layer], self._channels[lw.content_layer]
                 terms["content"] = lw.content_weight * stats["content"] / float(h * w * channels)
             if style_layers:
-                grams = {n: stats[f"gram:{n}"][None] / float(sizes[n][0] * sizes[n][1]) for n in style_layers}
-                targets = {n: style_targets[n] for n in style_layers}
-                terms["style"] = lw.style_weight * losses.style_loss(grams, targets, self.layer_weights)
+                sums = {n: stats[f"gram:{n}"] for n in style_layers}
+                terms["style"] = lw.style_weight * self._style_from_sums(sums, sizes, style_targets, masks)
             return tf.add_n(list(terms.values())) if terms else tf.constant(0.0), terms
 
         return combine
@@ -212,34 +263,34 @@ class Stylizer:
         return {"tv": lw.tv_weight * losses.total_variation_loss(image),
                 "temporal": lw.temporal_weight * losses.temporal_loss(image, warped, weights)}
 
-    def _tiled_feature_terms(self, x, plan: TilePlan, content_target, style_targets):
+    def _tiled_feature_terms(self, x, plan: TilePlan, content_target, style_targets, masks=None):
         """Content and style terms and their gradient, tile by tile, in one or two stages."""
         layers = [self.loss.content_layer, *self.loss.style_layers]
         shape_hw = plan.image.shape_hw
         if plan.features is None:
-            return tiled_value_and_grad(x, plan.image, self._stage_fn(content_target, layers),
-                                        self._combine(shape_hw, style_targets, layers))
+            return tiled_value_and_grad(x, plan.image, self._stage_fn(content_target, layers, masks=masks),
+                                        self._combine(shape_hw, style_targets, layers, masks))
         split, divisor = plan.split, plan.split_stride
         early = [n for n in layers if self.net.sequence.index(n) <= self.net.sequence.index(split)]
         deep = [n for n in layers if n not in early]
-        early_fn = self._stage_fn(content_target, early, placed=split)
+        early_fn = self._stage_fn(content_target, early, placed=split, masks=masks)
         stats, features = tiled_forward(x, plan.image, early_fn, placed_stride=divisor,
                                         placed_channels=self._channels[split])
         _, deep_terms, feature_grad = tiled_value_and_grad(
             features[0], plan.features,
-            self._stage_fn(content_target, deep, after=split, divisor=divisor),
-            self._combine(shape_hw, style_targets, deep))
+            self._stage_fn(content_target, deep, after=split, divisor=divisor, masks=masks),
+            self._combine(shape_hw, style_targets, deep, masks))
         with tf.GradientTape() as tape:
             tape.watch(stats)
-            _, early_terms = self._combine(shape_hw, style_targets, early)(stats)
+            _, early_terms = self._combine(shape_hw, style_targets, early, masks)(stats)
             early_total = tf.add_n(list(early_terms.values())) if early_terms else tf.constant(0.0)
         seeds = tape.gradient(early_total, stats) if stats else {}
         grad = tiled_backward(x, plan.image, early_fn, seeds, feature_grad[None], placed_stride=divisor)
         terms = {k: early_terms.get(k, 0.0) + deep_terms.get(k, 0.0) for k in ("content", "style")}
         return tf.add_n(list(terms.values())), terms, grad
 
-    def _tiled_loss_and_grad(self, x, plan: TilePlan, content_target, style_targets, warped, weights):
-        _, terms, grad = self._tiled_feature_terms(x, plan, content_target, style_targets)
+    def _tiled_loss_and_grad(self, x, plan: TilePlan, content_target, style_targets, warped, weights, masks=None):
+        _, terms, grad = self._tiled_feature_terms(x, plan, content_target, style_targets, masks)
         with tf.GradientTape() as tape:
             tape.watch(x)
             pixel = self._pixel_terms(x[None], warped, weights)

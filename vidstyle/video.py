@@ -108,12 +108,19 @@ def _file_digest(path: Path) -> str:
 
 def job_settings(job: VideoJob, config: Config, source: FrameSource) -> dict[str, Any]:
     """Everything that determines the output frames (compared on resume)."""
-    stat = job.source.stat()
+    if job.source.is_file():
+        stat = job.source.stat()
+        identity = {"size": stat.st_size, "mtime": int(stat.st_mtime)}
+    else:  # the selected frame files, not the folder (whose mtime changes when -o is made inside it)
+        digest = hashlib.sha256()
+        for path in source.files:
+            stat = path.stat()
+            digest.update(f"{path.name}\0{stat.st_size}\0{int(stat.st_mtime)}\n".encode())
+        identity = {"files": digest.hexdigest()[:16]}
     settings = {
         "vidstyle": __version__.split(".")[0],
         "config": config.to_dict(),
-        "source": {"path": str(job.source.resolve()), "size": stat.st_size if job.source.is_file() else None,
-                   "mtime": int(stat.st_mtime), "frames": len(source)},
+        "source": {"path": str(job.source.resolve()), **identity, "frames": len(source)},
         "styles": [_file_digest(p) for p in job.styles],
         "selection": dataclasses.asdict(job.selection),
         "flow_dir": str(job.flow_dir.resolve()) if job.flow_dir else None,

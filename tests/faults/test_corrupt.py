@@ -71,9 +71,6 @@ def _masked_run(vidstyle, media, out: Path, content_masks: Path, style_mask: Pat
                                                    str(content_masks), "--style-mask", str(style_mask)))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: the documented `vidstyle masks CLIP -o masks/ --auto K --style S` "
-                                       "then `--content-masks masks/ --style-mask masks/style.png` is refused: "
-                                       "style.png is counted as a 5th frame mask ('5 masks for 4 frames')")
 def test_masks_folder_of_vidstyle_masks_is_accepted(tmp_path, media, vidstyle, masks):
     run = _masked_run(vidstyle, media, tmp_path / "out", masks, masks / "style.png")
     assert_ok(run)

@@ -86,8 +86,6 @@ def test_source_named_like_the_extracted_frames_inside_out_input(tmp_path, media
     _refused_or_harmless(vidstyle.inprocess(*vidstyle.video_args(clip, media / "style.png", out)), user)
 
 
-@_xfail("-o inside SOURCE: creating OUT changes the source folder's mtime, which settings.json records, so the "
-        "rerun of the same command is refused ('source differ') instead of resuming")
 def test_output_inside_the_source_folder_resumes(tmp_path, user_files, vidstyle, reference):
     clip, style = user_files
     out = clip / "stylized"
