@@ -234,10 +234,8 @@ def _flow_task(prepared: dict[str, Any], shot: Shot, pairs: Sequence[tuple[int, 
     if not prepared["ok"]:
         return prepared
     from flow.store import FlowSettings, compute_flows
-    from vidstyle.workspace import default_cache_dir
-
     from vidstyle.video import pairs_needed
-    from vidstyle.workspace import Workspace
+    from vidstyle.workspace import Workspace, default_cache_dir
 
     inputs = [Path(p) for p in prepared["inputs"]]
     video = shot.config.video
