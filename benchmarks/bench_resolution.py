@@ -53,7 +53,7 @@ def _content_4k():
     return np.clip(cv2.resize(frame, (3840, 2160), interpolation=cv2.INTER_CUBIC), 0, 1).astype(np.float32)
 
 
-def worker(size: int, tile: str, iterations: int) -> dict:
+def worker(size: int, tile: str, iterations: int, memory: int = 10) -> dict:
     """One measurement in this process (run in a fresh subprocess by main)."""
     import resource
 
@@ -69,7 +69,7 @@ def worker(size: int, tile: str, iterations: int) -> dict:
     content = resize_long_side(_content_4k(), size)
     style = skimage.data.immunohistochemistry().astype(np.float32) / 255.0
     tile_setting = None if tile == "auto" else (UNTILED if tile == "0" else int(tile))
-    config = Config(size=size, optimizer=OptimizerSettings(tile=tile_setting, tolerance=0.0))
+    config = Config(size=size, optimizer=OptimizerSettings(tile=tile_setting, tolerance=0.0, lbfgs_memory=memory))
     stylizer = Stylizer([style], config)
     plan = stylizer.tile_plan(content.shape[:2])
     start = time.perf_counter()
@@ -89,7 +89,7 @@ def worker(size: int, tile: str, iterations: int) -> dict:
         times.append(time.perf_counter() - start)
     evaluation = sorted(times)[len(times) // 2]
     h, w = content.shape[:2]
-    return {"size": size, "tile": tile, "h": h, "w": w, "megapixels": h * w / 1e6,
+    return {"size": size, "tile": tile, "lbfgs_memory": memory, "h": h, "w": w, "megapixels": h * w / 1e6,
             "tiles": [len(plan.image), len(plan.features) if plan.features is not None else 0],
             "halo_overhead": round(plan.image.overhead, 3), "iterations": result.iterations,
             "s_per_iteration": seconds, "s_per_evaluation": evaluation,
@@ -103,12 +103,13 @@ def main() -> None:
     parser.add_argument("--tiles", default="0,1024", help="0 = untiled, auto, or a tile long side")
     parser.add_argument("--iterations", type=int, default=3, help="timed L-BFGS iterations and evaluations")
     parser.add_argument("--max-untiled", type=int, default=1920, help="skip untiled above this size (memory)")
+    parser.add_argument("--lbfgs-memory", type=int, default=10, help="L-BFGS correction pairs")
     parser.add_argument("--write", type=Path, default=None)
-    parser.add_argument("--worker", nargs=3, metavar=("SIZE", "TILE", "ITERATIONS"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=4, metavar=("SIZE", "TILE", "ITERATIONS", "MEMORY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        size, tile, iterations = args.worker
-        print("RESULT " + json.dumps(worker(int(size), tile, int(iterations))), flush=True)
+        size, tile, iterations, memory = args.worker
+        print("RESULT " + json.dumps(worker(int(size), tile, int(iterations), int(memory))), flush=True)
         return
     rows = []
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -118,7 +119,8 @@ def main() -> None:
                 continue
             if tile not in ("0", "auto") and int(tile) >= size:
                 continue  # one tile: the untiled measurement
-            proc = subprocess.run([sys.executable, __file__, "--worker", str(size), tile, str(args.iterations)],
+            proc = subprocess.run([sys.executable, __file__, "--worker", str(size), tile, str(args.iterations),
+                                   str(args.lbfgs_memory)],
                                   capture_output=True, text=True, env=env)
             line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
             if not line:

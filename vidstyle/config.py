@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -164,6 +165,13 @@ class OptimizerSettings:
         Long side (pixels, halo included) of the tiles one optimizer step is evaluated
         in, which bounds its memory (`vidstyle.tiling`); None: chosen from the memory
         available (no tiling when the whole image fits).
+    large_side : int or None
+        Coarse-to-fine for large images: with ``pyramid`` 1, an image (or first frame)
+        whose long side exceeds this gets halving levels down to at most this size; the
+        coarsest level gets the whole budget, each finer one ``large_fraction`` of it.
+        None: off.
+    large_fraction : float
+        Share of the budget of each level above the coarsest (see ``large_side``).
     """
 
     optimizer: str = "lbfgs"
@@ -182,8 +190,14 @@ class OptimizerSettings:
     frame_pyramid: int = 1
     frame_pyramid_iterations: tuple[int, ...] | None = None
     tile: int | None = None
+    large_side: int | None = 1024
+    large_fraction: float = 0.25
 
     def __post_init__(self):
+        if self.large_side is not None and self.large_side < 64:
+            raise OptionError(f"large_side must be at least 64 px, got {self.large_side}")
+        if not 0 < self.large_fraction <= 1:
+            raise OptionError(f"large_fraction must be in (0, 1], got {self.large_fraction}")
         if self.tile is not None and self.tile < MIN_TILE:
             raise OptionError(f"--tile must be at least {MIN_TILE} px (the halo alone is 80 px a side), "
                               f"got {self.tile}")
@@ -222,6 +236,14 @@ class OptimizerSettings:
         if self.pyramid_iterations is not None:
             return (*self.pyramid_iterations, iterations)
         return (iterations,) * self.pyramid
+
+    def levels_for(self, long_side: int, iterations: int) -> tuple[int, tuple[int, ...]]:
+        """(levels, iterations per level coarse → fine) of an image stylized from scratch."""
+        if self.pyramid > 1 or self.large_side is None or long_side <= self.large_side:
+            return self.pyramid, self.level_iterations(iterations)
+        levels = 1 + math.ceil(math.log2(long_side / self.large_side))
+        finer = max(1, round(iterations * self.large_fraction))
+        return levels, (iterations, *([finer] * (levels - 1)))
 
     def frame_level_iterations(self, iterations: int) -> tuple[int, ...]:
         """Iterations per level (coarse → fine) of a video frame after the first."""

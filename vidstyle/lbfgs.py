@@ -70,6 +70,19 @@ class _State:
                 self.done, self.status)
 
 
+#: Bytes the correction pairs may take: float32 s and y, held twice while a compiled
+#: chunk runs (its input state and the loop's). 10 pairs fit up to ~4 MP; a 4K frame keeps 5.
+HISTORY_BUDGET_BYTES = 2e9
+#: Fewest correction pairs kept, however large the image.
+MIN_HISTORY_PAIRS = 3
+
+
+def history_pairs(memory: int, pixels: int) -> int:
+    """Correction pairs kept for an image of ``pixels``: ``memory`` unless that exceeds the budget."""
+    fit = int(HISTORY_BUDGET_BYTES // (2 * 2 * 3 * 4 * pixels))
+    return max(min(memory, MIN_HISTORY_PAIRS), min(memory, fit))
+
+
 def _dot(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(a * b)
 
@@ -99,7 +112,8 @@ class InGraphLBFGS:
         shape (H, W, 3); ``args`` are the per-image constants (targets, masks ...), passed
         as arguments so a new frame of the same size reuses the compiled function.
     memory : int
-        Number m of correction pairs kept (scipy's ``maxcor``; 10 as there).
+        Number m of correction pairs kept (scipy's ``maxcor``; 10 as there). Large images
+        keep fewer (:func:`history_pairs`).
     """
 
     def __init__(self, objective: Objective, *, memory: int = 10):
@@ -112,9 +126,10 @@ class InGraphLBFGS:
     # ---- compiled pieces -------------------------------------------------------------
     def _start_state(self, x, window, args):
         f, terms, g = self.objective(x, *args)
-        zeros = tf.zeros((self.memory, *x.shape), x.dtype)
+        memory = history_pairs(self.memory, int(x.shape[0]) * int(x.shape[1]))
+        zeros = tf.zeros((memory, *x.shape), x.dtype)
         recent = tf.fill([window + 1], tf.constant(np.nan, x.dtype))
-        return _State(x, f, g, terms, zeros, zeros, tf.zeros((self.memory,), x.dtype),
+        return _State(x, f, g, terms, zeros, zeros, tf.zeros((memory,), x.dtype),
                       tf.constant(1.0, x.dtype), recent, tf.constant(0), tf.constant(RUNNING)).flat()
 
     def _line_search(self, state: _State, d, gd, step, c2, args):

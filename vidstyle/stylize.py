@@ -437,9 +437,11 @@ class Stylizer:
         ``iterations`` defaults to ``first_iterations`` (else ``iterations``).
         """
         opt = self.config.optimizer
-        shapes = pyramid_shapes(content.shape[:2], opt.pyramid)
         # From scratch, as a video's first frame: the first-frame budget when there is one.
-        budgets = opt.level_iterations(iterations or opt.first_iterations or opt.iterations)[-len(shapes):]
+        # Large images spend most of it at a coarse level (OptimizerSettings.large_side).
+        levels, budgets = opt.levels_for(max(content.shape[:2]), iterations or opt.first_iterations or opt.iterations)
+        shapes = pyramid_shapes(content.shape[:2], levels)
+        budgets = budgets[-len(shapes):]
         current = self.initial_image(content) if init is None else init
         result = None
         for level, (hw, budget) in enumerate(zip(shapes, budgets, strict=False), start=1):

@@ -69,3 +69,12 @@ def test_logged_terms_belong_to_the_returned_image(content64, style64):
     loss, terms, _ = stylizer.loss_function(content64)(result.image)
     assert result.loss == pytest.approx(loss, rel=1e-5)
     assert all(result.terms[k] == pytest.approx(v, rel=1e-4, abs=1e-6) for k, v in terms.items())
+
+
+def test_large_images_keep_fewer_correction_pairs():
+    from vidstyle.lbfgs import history_pairs
+
+    assert history_pairs(10, 1920 * 1080) == 10
+    assert history_pairs(10, 3840 * 2160) == 5  # 4K: the history would take 4 GB
+    assert history_pairs(10, 7680 * 4320) == 3  # never fewer than 3
+    assert history_pairs(2, 7680 * 4320) == 2  # nor more than asked

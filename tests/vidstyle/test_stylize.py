@@ -128,3 +128,18 @@ def test_recolor_init_is_the_content_in_the_style_colours(content64, style64):
     # Colour statistics of the style, structure of the content.
     np.testing.assert_allclose(init.reshape(-1, 3).mean(0), style64.reshape(-1, 3).mean(0), atol=0.03)
     assert np.corrcoef(init.mean(-1).ravel(), content64.mean(-1).ravel())[0, 1] > 0.9
+
+
+def test_large_images_spend_most_iterations_at_a_coarse_level(style64, content64):
+    assert OptimizerSettings(large_side=1024).levels_for(3840, 40) == (3, (40, 10, 10))  # 960, 1920, 3840
+    assert OptimizerSettings(large_side=1024).levels_for(1024, 40) == (1, (40,))
+    assert OptimizerSettings(pyramid=2, large_side=1024).levels_for(3840, 8) == (2, (8, 8))  # explicit pyramid wins
+    opt = OptimizerSettings(iterations=8, large_side=64, large_fraction=0.25)
+    assert opt.levels_for(128, 8) == (2, (8, 2))
+    levels = []
+    content = resize_to(content64, (96, 128))
+    Stylizer([style64], Config(optimizer=opt)).stylize(content, callback=lambda s: levels.append(
+        (s.level, s.levels)))
+    assert levels[0] == (1, 2) and levels[-1] == (2, 2)
+    with pytest.raises(OptionError):
+        OptimizerSettings(large_fraction=0)

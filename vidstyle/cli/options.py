@@ -56,6 +56,9 @@ STYLE_FLAGS: list[tuple[str, str | None, str, dict]] = [
     ("--tile", "optimizer", "tile",
      dict(type=click.IntRange(256), help="Evaluate each step in tiles of this long side (px) to bound memory "
                                          "(default: from the memory available; no tiling when it fits).")),
+    ("--large-side", "optimizer", "large_side",
+     dict(type=click.IntRange(64), help="Images/first frames larger than this start at a coarse level with "
+                                        "most of the budget (default 1024; with --pyramid 1).")),
     ("--content-weight", "loss", "content_weight", dict(type=float, help="Weight of the content loss.")),
     ("--style-weight", "loss", "style_weight", dict(type=float, help="Weight of the style loss.")),
     ("--tv-weight", "loss", "tv_weight", dict(type=float, help="Weight of the total-variation loss.")),
