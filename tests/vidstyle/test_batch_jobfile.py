@@ -1,14 +1,18 @@
-"""Job files of `vidstyle batch`: resolution of paths and settings, every problem listed at once."""
+"""Job files of `vidstyle batch`: resolution of paths and settings, every `vidstyle video` option as
+a shot key (masks, region, flow folder, photoreal, passes, ...), every problem listed at once."""
 
 from __future__ import annotations
 
+import click
 import cv2
 import numpy as np
 import pytest
 import skimage.data
 
 from flow.synthetic import Motion, render_clip
+from segmentation import write_mask
 from vidstyle.batch.jobfile import JobFileError, load_jobfile
+from vidstyle.batch.options import NOT_SHOT_KEYS, option_key, shot_options
 from vidstyle.cli import main
 
 
@@ -97,7 +101,7 @@ input = "clips/pan"
         load_jobfile(path)
     text = "\n".join(info.value.problems)
     for expected in ("unknown key 'outptu'", "[defaults]: unknown key 'colour'", "clips/missing not found",
-                     "nostyle.png not found", "--size must be between 16", "unknown preset 'nope'",
+                     "nostyle.png not found", "size must be between 16", "unknown preset 'nope'",
                      "start must be a whole number", "unknown key 'sped'", "unknown key optimizer.iteration",
                      "share the name d"):
         assert expected in text, expected
@@ -128,3 +132,168 @@ def test_cli_check_lists_shots(media, capfd):
     main(["batch", str(path), "--check"])
     out = capfd.readouterr().out
     assert "pan:" in out and "(3 frames)" in out and "1 shot(s) OK" in out
+
+
+# ---- `vidstyle video` options as shot keys -----------------------------------------------------
+@pytest.fixture
+def masks(media):
+    """Per-frame masks of the 3-frame clip, a style mask and a region mask beside the job file."""
+    labels = np.zeros((36, 48), np.int32)
+    labels[:, 24:] = 1
+    (media / "masks").mkdir()
+    for k in range(3):
+        write_mask(media / "masks" / f"m{k}.png", labels)
+    write_mask(media / "style_mask.png", (np.arange(32)[None, :].repeat(32, 0) >= 16).astype(np.int32))
+    region = np.zeros((36, 48), np.uint8)
+    region[4:30, 6:40] = 255
+    cv2.imwrite(str(media / "region.png"), region)
+    return media
+
+
+def test_every_video_option_is_a_shot_key_or_set_by_the_batch():
+    from vidstyle.cli.video import video_command
+
+    options = [p for p in video_command.params if isinstance(p, click.Option)]
+    keys = shot_options()
+    for param in options:
+        assert option_key(param) in keys or param.name in NOT_SHOT_KEYS, param.opts
+    assert set(NOT_SHOT_KEYS) <= {p.name for p in options}
+    assert {"content_masks", "style_mask", "auto_masks", "grabcut", "region", "flow_dir", "photoreal",
+            "matting_weight", "passes", "long_term", "crf", "no_cache", "cache_dir", "iterations"} <= set(keys)
+
+
+def test_video_options_build_the_shot_as_the_command_does(masks, monkeypatch, tmp_path_factory):
+    path = write(masks, """
+[defaults]
+style = "style.png"
+size = 48
+photoreal = true
+[[shot]]
+name = "files"
+input = "clips/pan"
+content_masks = "masks"
+style_mask = "style_mask.png"
+region = "region.png"
+flow_dir = "flows/pan"
+matting_weight = 50
+long_term = [1, 2]
+crf = 20
+iterations = 4
+no_cache = true
+[[shot]]
+name = "auto"
+input = "clips/pan"
+content_masks = "auto"
+auto_masks = 3
+region = "auto:1"
+photoreal = false
+passes = 2
+multipass_temporal_from = 2
+[shot.overrides.optimizer]
+iterations = 7
+[[shot]]
+name = "strings"
+input = "clips/pan"
+long_term = "1,2"
+grabcut = "4,4,30,20"
+region = "grabcut"
+""")
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))  # paths relative to the job file
+    files, auto, strings = load_jobfile(path).shots
+    assert files.masks.content_masks == str(masks / "masks") and files.masks.region == str(masks / "region.png")
+    assert files.masks.style_mask == str(masks / "style_mask.png")
+    assert strings.config.photoreal.enabled  # from [defaults]
+    assert files.flow_dir == masks / "flows" / "pan" and files.no_cache and files.cache_dir is None
+    photoreal, video, opt = files.config.photoreal, files.config.video, files.config.optimizer
+    assert (photoreal.enabled, photoreal.matting_weight, video.long_term, video.crf) == (True, 50, (1, 2), 20)
+    assert (opt.iterations, opt.first_iterations) == (4, 4)  # as --iterations
+    assert (auto.masks.label_source, auto.masks.k, auto.masks.region_label()) == ("auto", 3, 1)
+    assert not auto.config.photoreal.enabled and auto.config.video.passes == 2  # shot beats [defaults]
+    assert auto.config.optimizer.iterations == 7
+    assert strings.config.video.long_term == (1, 2) and strings.masks.grabcut == (4, 4, 30, 20)
+    key = files.key()
+    write_mask(masks / "masks" / "m1.png", np.zeros((36, 48), np.int32))  # a mask edited: the shot runs again
+    assert load_jobfile(path).shots[0].key() != key
+
+
+def test_bad_video_options_are_all_listed(masks):
+    path = write(masks, """
+[defaults]
+style = "style.png"
+passes = 0
+[[shot]]
+name = "a"
+input = "clips/pan"
+passes = 3
+long_term = [1, 2]
+[[shot]]
+name = "b"
+input = "clips/pan"
+style_mask = "style_mask.png"
+[[shot]]
+name = "c"
+input = "clips/pan"
+content_masks = "nomasks"
+style_mask = "nostyle.png"
+region = "noregion.png"
+flow_dir = "style.png"
+[[shot]]
+name = "d"
+input = "clips/pan"
+content_masks = "masks"
+style_mask = "style_mask.png"
+end = 2
+photoreal = "yes"
+grabcut = "1,2"
+long_term = "1,x"
+iteratoins = 3
+[[shot]]
+name = "e"
+input = "clips/pan"
+passes = 2
+first_iterations = 5
+crf = [18]
+""")
+    with pytest.raises(JobFileError) as info:
+        load_jobfile(path)
+    problems = info.value.problems
+    expected = ["[defaults]: passes: 0 is not in the range 1<=x<=100",
+                "shot 1 ('a'): settings: long_term works with single-pass rendering only",
+                "shot 2 ('b'): style_mask needs content masks: add content_masks",
+                "shot 3 ('c'): content_masks", "nomasks not found", "nostyle.png not found", "noregion.png not found",
+                "shot 3 ('c'): flow_dir: Directory", "style.png' is a file",
+                "shot 4 ('d'): unknown key 'iteratoins' (did you mean 'iterations'?",
+                "shot 4 ('d'): photoreal must be true or false, got 'yes'",
+                "shot 4 ('d'): grabcut: grabcut '1,2': give the rectangle as x,y,w,h",
+                "shot 4 ('d'): long_term: expected comma-separated integers",
+                "holds 3 masks for 2 frames",
+                "shot 5 ('e'): first_iterations applies to single-pass rendering",
+                "shot 5 ('e'): crf takes one value, not a list"]
+    text = "\n".join(problems)
+    for needle in expected:
+        assert needle in text, needle
+    assert len(problems) == 14, text
+
+
+def test_batch_preview_uses_the_shot_masks_as_video_preview_does(masks, capfd):
+    """`vidstyle batch --preview` of a region-only shot = `vidstyle video --preview` with --region."""
+    path = write(masks, """
+[defaults]
+style = "style.png"
+size = 48
+iterations = 2
+[[shot]]
+name = "pan"
+input = "clips/pan"
+region = "region.png"
+""")
+    main(["batch", str(path), "--preview", "--preview-frames", "2", "--no-report"])
+    main(["video", str(masks / "clips" / "pan"), str(masks / "style.png"), "-o", str(masks / "video"), "--size", "48",
+          "--iterations", "2", "--region", str(masks / "region.png"), "--preview", "--preview-frames", "2"])
+    capfd.readouterr()
+    batch, video = (sorted((folder / "preview").glob("frame_*.png")) for folder in (masks / "renders" / "pan",
+                                                                                   masks / "video"))
+    assert len(batch) == 2 and [p.read_bytes() for p in batch] == [p.read_bytes() for p in video]
+    inputs = sorted((masks / "video" / "preview").glob("input_*.png"))
+    outside = cv2.imread(str(batch[0]))[0, 0], cv2.imread(str(inputs[0]))[0, 0]
+    assert (outside[0] == outside[1]).all()  # outside the region the input is kept

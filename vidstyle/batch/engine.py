@@ -1,4 +1,5 @@
-"""Run a batch of shots on Dask: an embedded LocalCluster or an existing scheduler.
+"""Run a batch of shots on Dask: an embedded cluster or an existing scheduler
+(:mod:`vidstyle.batch.cluster`, GPUs included).
 
 Each shot is one task chain::
 
@@ -6,14 +7,16 @@ Each shot is one task chain::
       → flow chunks (independent frame pairs, spread over the workers)
         → stylize (:func:`vidstyle.video.render_video`, which finds the flows there)
 
-and shots run in parallel. The stylize task wraps ``render_video`` unchanged, so a
-shot whose worker dies is rescheduled on another worker by Dask and resumes from its
-last finished frame (frames are written atomically and reloaded from disk, so the
-result is bit-identical to an uninterrupted run). Problems the user can fix
-(:class:`~vidstyle.errors.VidstyleError`, :class:`~flow.errors.FlowError`) are caught
-inside the tasks and returned as a failed status, so they are never retried and
-never stop the other shots. A finished shot leaves ``done.json`` (written atomically,
-last) holding the hash of its settings; a rerun skips shots whose marker matches.
+and shots run in parallel. Every task builds the shot's :class:`~vidstyle.video.VideoJob`
+the way ``vidstyle video`` does (:func:`shot_job`: masks, region, flow folder, cache).
+The stylize task wraps ``render_video`` unchanged, so a shot whose worker dies is
+rescheduled on another worker by Dask and resumes from its last finished frame (frames
+are written atomically and reloaded from disk, so the result is bit-identical to an
+uninterrupted run). Problems the user can fix (:class:`~vidstyle.errors.VidstyleError`,
+:class:`~flow.errors.FlowError`) are caught inside the tasks and returned as a failed
+status, so they are never retried and never stop the other shots. A finished shot
+leaves ``done.json`` (written atomically, last) holding the hash of its settings; a
+rerun skips shots whose marker matches.
 
 Outputs must live on storage every worker and the client see (one machine, or a
 shared file system on a cluster).
@@ -21,20 +24,19 @@ shared file system on a cluster).
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import importlib.util
 import json
 import logging
 import os
 import queue
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vidstyle.batch.cluster import GPU_RESOURCE, connect, dashboard_available, gpu_devices
 from vidstyle.batch.jobfile import Batch, Shot
 from vidstyle.errors import OptionError, VidstyleError
 from vidstyle.images import write_atomic
@@ -53,7 +55,6 @@ DEFAULT_RETRIES = 2
 #: CPU cores per worker of the embedded cluster (TensorFlow threads inside a shot).
 CORES_PER_WORKER = 4
 POLL_S = 0.1
-WORKER_WAIT_S = 60.0
 
 # Shot states.
 PENDING, RUNNING, DONE, SKIPPED, FAILED = "pending", "running", "done", "skipped", "failed"
@@ -172,14 +173,24 @@ def is_finished(shot: Shot, key: str | None = None) -> bool:
 
 # ---- tasks (run on the workers) ---------------------------------------------------------
 @functools.cache
-def _tensorflow_ready(device: str, threads: int | None) -> str:
-    """Configure TensorFlow once per worker process (threads, device, determinism)."""
+def _tensorflow_ready(device: str, threads: int | None, own_gpu: bool = False) -> str:
+    """Configure TensorFlow once per worker process (threads, device, determinism).
+
+    ``own_gpu`` (a ``--gpu`` batch): the worker uses the first GPU of its
+    ``CUDA_VISIBLE_DEVICES`` only (its own under dask-cuda's rotated lists), so several
+    workers of one machine never share a GPU.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with native_stderr_silenced():  # TensorFlow's C++ start-up banners, once per worker
         import tensorflow as tf
 
-        tf.config.list_physical_devices("GPU")
+        gpus = tf.config.list_physical_devices("GPU")
 
+    if own_gpu and len(gpus) > 1:
+        try:
+            tf.config.set_visible_devices(gpus[:1], "GPU")
+        except RuntimeError:
+            logger.debug("TensorFlow already started; visible GPUs unchanged")
     if threads:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -208,29 +219,38 @@ def _event(shot: str, kind: str, **fields: Any) -> None:
     worker.log_event(EVENT_TOPIC, {"shot": shot, "event": kind, "worker": worker.address, **fields})
 
 
-def _prepare_task(shot: Shot, overwrite: bool, device: str, threads: int | None) -> dict[str, Any]:
+def shot_job(shot: Shot, cache_dir: Path | None = None, *, jobs: int | None = 1) -> Any:
+    """The :class:`vidstyle.video.VideoJob` of a shot: what ``vidstyle video`` gets from the same
+    options. ``cache_dir`` is the batch's flow cache (the shot's own ``cache_dir`` wins)."""
+    from vidstyle.video import VideoJob
+
+    return VideoJob(source=shot.source, styles=shot.styles, output=shot.output, selection=shot.selection,
+                    flow_dir=shot.flow_dir, cache_dir=shot.cache_dir or cache_dir, cache_max_gb=shot.cache_max_gb,
+                    no_cache=shot.no_cache, jobs=jobs, encode=shot.encode, fps=shot.fps, masks=shot.masks)
+
+
+def _prepare_task(shot: Shot, overwrite: bool, device: str, threads: int | None,
+                  own_gpu: bool = False) -> dict[str, Any]:
     """Claim the shot's folder with its settings and extract its frames into input/."""
     _event(shot.name, "start")
     try:
-        _tensorflow_ready(device, threads)
+        _tensorflow_ready(device, threads, own_gpu)
         from vidstyle.frames import extract_frames, open_frames
-        from vidstyle.video import VideoJob, claim_workspace
+        from vidstyle.video import claim_workspace
 
-        (shot.output / DONE_FILE).unlink(missing_ok=True)
         source = open_frames(shot.source, selection=shot.selection, long_side=shot.config.size, fps=shot.fps)
-        job = VideoJob(source=shot.source, styles=shot.styles, output=shot.output, selection=shot.selection,
-                       encode=shot.encode, fps=shot.fps)
         # Same checks and claim as render_video, so a folder of other settings fails before any work.
-        ws, _ = claim_workspace(job, shot.config, source, overwrite=overwrite)
+        ws, _ = claim_workspace(shot_job(shot), shot.config, source, overwrite=overwrite)
+        (shot.output / DONE_FILE).unlink(missing_ok=True)  # only once the folder is this shot's
         inputs = extract_frames(source, ws.input_dir)
     except _user_errors() as exc:
         return {"ok": False, "error": str(exc)}
-    return {"ok": True, "inputs": [str(p) for p in inputs], "flow_dir": str(ws.flow_dir)}
+    return {"ok": True, "inputs": [str(p) for p in inputs]}
 
 
 def _flow_task(prepared: dict[str, Any], shot: Shot, pairs: Sequence[tuple[int, int]],
                cache_dir: Path | None) -> dict[str, Any]:
-    """Compute a chunk of the shot's flow pairs into its flow folder (skips valid ones)."""
+    """Compute a chunk of the shot's flow pairs where render_video looks for them (skips valid ones)."""
     if not prepared["ok"]:
         return prepared
     from flow.store import FlowSettings, compute_flows
@@ -241,12 +261,16 @@ def _flow_task(prepared: dict[str, Any], shot: Shot, pairs: Sequence[tuple[int, 
     video = shot.config.video
     offsets = sorted(set(video.long_term)) if video.passes == 1 else [1]
     # A resumed shot only needs the pairs of the frames it has left.
-    needed = set(pairs_needed(Workspace(shot.output), len(inputs), offsets, video.passes))
+    ws = Workspace(shot.output)
+    needed = set(pairs_needed(ws, len(inputs), offsets, video.passes))
     pairs = [(i, j) for i, j in pairs if (i, j) in needed]
     _event(shot.name, "flow", pairs=len(pairs))
-    try:
-        compute_flows(inputs, Path(prepared["flow_dir"]), settings=FlowSettings.create(video.flow_method),
-                      cache_dir=cache_dir or default_cache_dir(), jobs=1, pairs=pairs)
+    job = shot_job(shot, cache_dir)
+    try:  # the folder, cache and cap render_video passes to compute_flows
+        compute_flows(inputs, job.flow_dir or ws.flow_dir, own_dir=ws.flow_dir,
+                      settings=FlowSettings.create(video.flow_method),
+                      cache_dir=None if job.no_cache else job.cache_dir or default_cache_dir(),
+                      cache_max_gb=job.cache_max_gb, jobs=1, pairs=pairs)
     except _user_errors() as exc:
         return {"ok": False, "error": str(exc)}
     return {"ok": True}
@@ -274,20 +298,18 @@ class _EventProgress:
 
 
 def _stylize_task(prepared: dict[str, Any], flows: list[dict[str, Any]], shot: Shot, key: str, overwrite: bool,
-                  cache_dir: Path | None, device: str, threads: int | None) -> dict[str, Any]:
+                  cache_dir: Path | None, device: str, threads: int | None, own_gpu: bool = False) -> dict[str, Any]:
     """Stylize one shot with render_video (resuming), then write its done.json marker."""
     for step in (prepared, *flows):
         if not step["ok"]:
             return {"status": FAILED, "error": step["error"]}
     _event(shot.name, "start")
     try:
-        _tensorflow_ready(device, threads)
-        from vidstyle.video import VideoJob, render_video
+        _tensorflow_ready(device, threads, own_gpu)
+        from vidstyle.video import render_video
 
         progress = _EventProgress(shot.name)
-        job = VideoJob(source=shot.source, styles=shot.styles, output=shot.output, selection=shot.selection,
-                       cache_dir=cache_dir, jobs=1, encode=shot.encode, fps=shot.fps)
-        result = render_video(job, shot.config, progress=progress, overwrite=overwrite)
+        result = render_video(shot_job(shot, cache_dir), shot.config, progress=progress, overwrite=overwrite)
     except _user_errors() as exc:
         return {"status": FAILED, "error": str(exc)}
     marker = {"key": key, "name": shot.name, "frames": len(result.frames), "resumed": result.resumed_frames,
@@ -304,57 +326,9 @@ def _flow_pairs(shot: Shot) -> list[tuple[int, int]]:
     return [(i, i + o) for o in offsets for i in range(shot.frame_count - o)]
 
 
-def dashboard_available() -> bool:
-    """True when bokeh is installed, which Dask's dashboard needs."""
-    return importlib.util.find_spec("bokeh") is not None
-
-
 def default_workers(shots: int) -> int:
     """Workers of the embedded cluster: one per CORES_PER_WORKER cores, at most one per shot."""
     return max(1, min(shots, (os.cpu_count() or 1) // CORES_PER_WORKER))
-
-
-@contextlib.contextmanager
-def connect(scheduler: str | None, *, workers: int, gpu: bool) -> Iterator[Any]:
-    """A Dask client: to ``scheduler``, or to an embedded LocalCluster (closed on exit).
-
-    Raises
-    ------
-    OptionError
-        The scheduler cannot be reached, has no workers, or (``gpu``) none with GPU resources.
-    """
-    from distributed import Client, LocalCluster
-
-    if scheduler is None:
-        # A free port, never a fixed one (other batches may run); the dashboard's pages
-        # only when bokeh is installed (else Dask serves a "please install bokeh" page).
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=":0", scheduler_kwargs={"dashboard": dashboard_available()},
-                               silence_logs=logging.ERROR, resources={"GPU": 1} if gpu else None)
-        try:
-            with Client(cluster) as client:
-                yield client
-        finally:
-            cluster.close()
-        return
-    try:
-        client = Client(scheduler, timeout="20s")
-    except (OSError, TimeoutError) as exc:
-        raise OptionError(f"cannot reach the Dask scheduler at {scheduler} ({exc}): start it with "
-                          "`dask scheduler` and workers with `dask worker ADDRESS`, or leave out --scheduler "
-                          "to run on this machine") from None
-    try:
-        try:
-            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
-        except TimeoutError:
-            raise OptionError(f"the Dask scheduler at {scheduler} has no workers: start some with "
-                              f"`dask worker {scheduler}`") from None
-        if gpu and not any(w.get("resources", {}).get("GPU") for w in client.scheduler_info()["workers"].values()):
-            raise OptionError(f"no worker of {scheduler} declares a GPU: start GPU workers with "
-                              f"`dask worker {scheduler} --nthreads 1 --resources GPU=1`, or leave out --gpu")
-        yield client
-    finally:
-        client.close()
 
 
 def _dashboard(client: Any, local: bool) -> str | None:
@@ -431,13 +405,16 @@ def run_batch(batch: Batch, *, scheduler: str | None = None, workers: int | None
     batch : Batch
         A validated job file (:func:`vidstyle.batch.jobfile.load_jobfile`).
     scheduler : str, optional
-        Address of a running scheduler (``tcp://host:8786``); None starts a LocalCluster
-        of worker processes on this machine and closes it at the end.
+        Address of a running scheduler (``tcp://host:8786``); None starts a cluster of
+        worker processes on this machine (:func:`vidstyle.batch.cluster.local_cluster`)
+        and closes it at the end.
     workers : int, optional
-        Workers of the embedded cluster (default :func:`default_workers`).
+        Workers of the embedded cluster (default :func:`default_workers`; with ``gpu``, one
+        per visible GPU, at most ``workers``).
     gpu : bool
         Stylize tasks ask for ``resources={"GPU": 1}``, so a worker started with
-        ``--resources GPU=1`` runs one shot at a time on its GPU.
+        ``--resources GPU=1`` runs one shot at a time on its GPU. The embedded cluster
+        then has one worker per GPU, each owning it through ``CUDA_VISIBLE_DEVICES``.
     device : {"auto", "cpu", "gpu"}
         TensorFlow device on the workers.
     retries : int
@@ -459,10 +436,11 @@ def run_batch(batch: Batch, *, scheduler: str | None = None, workers: int | None
     Raises
     ------
     OptionError
-        Bad arguments, or the scheduler cannot be used.
+        Bad arguments, the scheduler cannot be used, or ``gpu`` on this machine without a GPU.
     """
     if retries < 0 or flow_chunk < 1 or (workers is not None and workers < 1):
         raise OptionError("retries must be ≥ 0, flow chunk ≥ 1 and workers ≥ 1")
+    gpus = gpu_devices(workers) if gpu and scheduler is None else None  # no GPU: fail before any work
     progress = progress or BatchProgress()
     start = time.perf_counter()
     keys = {shot.name: shot.key() for shot in batch.shots}
@@ -480,9 +458,9 @@ def run_batch(batch: Batch, *, scheduler: str | None = None, workers: int | None
     _write_batch_file(batch, list(statuses.values()))
     progress.update(tracker.state())
     if todo:
-        workers = workers or default_workers(len(todo))
+        workers = len(gpus) if gpus else workers or default_workers(len(todo))
         threads = max(1, (os.cpu_count() or 1) // workers) if scheduler is None else None
-        with connect(scheduler, workers=workers, gpu=gpu) as client:
+        with connect(scheduler, workers=workers, gpus=gpus, gpu=gpu) as client:
             progress.cluster(client.scheduler.address, _dashboard(client, scheduler is None),
                              len(client.scheduler_info()["workers"]))
             _run(client, todo, tracker, keys, gpu=gpu, device=device, retries=retries, flow_chunk=flow_chunk,
@@ -506,14 +484,15 @@ def _run(client: Any, shots: Sequence[Shot], tracker: _Tracker, keys: dict[str, 
     run_id = uuid.uuid4().hex[:8]
     futures = {}
     for shot in shots:
-        prepared = client.submit(_prepare_task, shot, overwrite, device, threads, retries=retries,
+        prepared = client.submit(_prepare_task, shot, overwrite, device, threads, gpu, retries=retries,
                                  key=f"prepare-{shot.name}-{run_id}")
         pairs = _flow_pairs(shot)
         flows = [client.submit(_flow_task, prepared, shot, pairs[k:k + flow_chunk], cache_dir, retries=retries,
                                key=f"flow-{shot.name}-{k // flow_chunk}-{run_id}")
                  for k in range(0, len(pairs), flow_chunk)]
         stylized = client.submit(_stylize_task, prepared, flows, shot, keys[shot.name], overwrite, cache_dir,
-                                 device, threads, retries=retries, resources={"GPU": 1} if gpu else None,
+                                 device, threads, gpu, retries=retries,
+                                 resources={GPU_RESOURCE: 1} if gpu else None,
                                  key=f"stylize-{shot.name}-{run_id}")
         futures[stylized] = shot.name
     pending = as_completed(list(futures))

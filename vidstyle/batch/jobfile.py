@@ -28,16 +28,30 @@ A job file looks like this (every relative path resolves against the job file's 
     [shot.overrides.video]
     long_term = [1, 2, 4]
 
+    [[shot]]                      # every `vidstyle video` option is a shot key too
+    input = "clips/beach"
+    iterations = 30               # --iterations 30
+    photoreal = true              # --photoreal
+    content_masks = "masks/beach" # --content-masks DIR|FILE|auto
+    style_mask = "masks/style.png"
+    region = "masks/sea.png"      # --region FILE|grabcut|auto:LABEL
+    flow_dir = "flows/beach"      # --flow-dir
+    long_term = [1, 2]            # --long-term 1,2
+
 Settings of a shot are its preset (shot, else defaults, else ``fast`` as for
-``vidstyle video``) overlaid with ``defaults.overrides`` and then the shot's
-``overrides``; override keys are exactly the preset keys (``vidstyle presets show``).
-As with ``vidstyle video --iterations``, giving ``optimizer.iterations`` without
-``optimizer.first_iterations`` sets both, and giving ``optimizer.pyramid`` without
-``optimizer.pyramid_iterations`` drops the preset's per-level budgets.
+``vidstyle video``) overlaid with ``defaults.overrides``, the option keys of
+[defaults], the shot's ``overrides`` and then its option keys (shot beats defaults; at
+one level an option beats ``overrides``); override keys are exactly the preset keys
+(``vidstyle presets show``), option keys the ``vidstyle video`` options
+(:mod:`vidstyle.batch.options`). As with ``vidstyle video --iterations``, giving
+``optimizer.iterations`` without ``optimizer.first_iterations`` sets both, and giving
+``optimizer.pyramid`` without ``optimizer.pyramid_iterations`` drops the preset's
+per-level budgets.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -47,16 +61,27 @@ from typing import Any
 
 import tomllib
 
+from vidstyle.batch.options import (
+    job_fields,
+    mask_options,
+    option_names_as_keys,
+    parse_options,
+    settings_layer,
+    shot_options,
+    single_pass_given,
+)
 from vidstyle.config import BUILTIN_INITS, Config, build_config, builtin_presets, load_preset, merge, preset_problems
 from vidstyle.errors import OptionError, VidstyleError
 from vidstyle.frames import FrameSelection, open_frames
 from vidstyle.images import image_size
+from vidstyle.regions import MaskOptions
 
 #: Preset used when neither the shot nor the defaults name one (as ``vidstyle video``).
 DEFAULT_PRESET = "fast"
 #: Batch folder when the job file gives no ``output`` (relative to the job file).
 DEFAULT_OUTPUT = "renders"
 TOP_KEYS = ("output", "cache_dir", "defaults", "shot")
+#: Keys of a [[shot]] besides the ``vidstyle video`` options (:func:`vidstyle.batch.options.shot_options`).
 SHOT_KEYS = ("name", "input", "style", "preset", "overrides", "output", "start", "end", "every", "fps", "encode")
 DEFAULT_KEYS = tuple(k for k in SHOT_KEYS if k not in ("name", "input", "output"))
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -103,6 +128,17 @@ class Shot:
         Write the mp4 after the frames.
     frame_count : int
         Frames the selection yields (known from validation).
+    masks : MaskOptions or None
+        Segmentation masks / region (``content_masks``, ``style_mask``, ``auto_masks``,
+        ``grabcut``, ``region``), as ``vidstyle video``'s mask options.
+    flow_dir : Path or None
+        ``--flow-dir``: flows made elsewhere, or kept here instead of ``output/flow``.
+    cache_dir : Path or None
+        The shot's flow cache (None: the job file's ``cache_dir``, else the default).
+    cache_max_gb : float or None
+        Cap of that cache (None: ``$VIDSTYLE_CACHE_MAX_GB`` or 10).
+    no_cache : bool
+        Neither read nor fill a flow cache.
     """
 
     name: str
@@ -114,6 +150,11 @@ class Shot:
     fps: float | None = None
     encode: bool = True
     frame_count: int = 0
+    masks: MaskOptions | None = None
+    flow_dir: Path | None = None
+    cache_dir: Path | None = None
+    cache_max_gb: float | None = None
+    no_cache: bool = False
 
     def key(self) -> str:
         """Hash of everything that determines the shot's results (checked on rerun).
@@ -131,7 +172,11 @@ class Shot:
         text = json.dumps({"config": self.config.to_dict(), "source": str(self.source), "stamp": stamp.hexdigest(),
                            "styles": styles, "selection": [self.selection.start, self.selection.end,
                                                            self.selection.every],
-                           "fps": self.fps, "encode": self.encode}, sort_keys=True, default=str)
+                           "fps": self.fps, "encode": self.encode,
+                           # only when given, so keys of shots without them stay as they were
+                           **({"masks": self.masks.describe()} if self.masks else {}),  # mask files by content
+                           **({"flow_dir": str(self.flow_dir)} if self.flow_dir else {})},
+                          sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -214,7 +259,7 @@ def _settings(base: Path, preset: Any, layers: list[dict[str, Any]], where: str,
     try:
         return build_config(values)
     except (VidstyleError, TypeError, ValueError) as exc:
-        problems.append(f"{where}: overrides: {exc}")
+        problems.append(f"{where}: settings: {option_names_as_keys(str(exc))}")
         return None
 
 
@@ -233,24 +278,63 @@ def _selection(entry: dict[str, Any], where: str, problems: list[str]) -> FrameS
         return None
 
 
-def _check_table(table: Any, where: str, known: tuple[str, ...], problems: list[str]) -> bool:
+def _check_table(table: Any, where: str, known: tuple[str, ...], problems: list[str], *,
+                 options: bool = False) -> bool:
+    """A table of known keys (``options``: also every ``vidstyle video`` option key)."""
     if not isinstance(table, dict):
         problems.append(f"{where} must be a table")
         return False
+    option_keys = tuple(shot_options()) if options else ()
     for key in table:
-        if key not in known:
-            problems.append(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
+        if key not in known and key not in option_keys:
+            close = difflib.get_close_matches(key, known + option_keys, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            also = " or a `vidstyle video` option (see `vidstyle video --help`)" if options else ""
+            problems.append(f"{where}: unknown key {key!r} ({hint}known: {', '.join(known)}{also})")
     return True
 
 
+def _option_problems(values: dict[str, Any], config: Config | None, masks: MaskOptions | None,
+                     frame_count: int, where: str) -> list[str]:
+    """What ``vidstyle video`` would refuse about a shot's options, and missing mask files."""
+    problems = []
+    if config is not None and config.video.passes > 1 and (given := single_pass_given(values)):
+        problems.append(f"{where}: {given[0]} applies to single-pass rendering (every multi-pass frame gets "
+                        "iterations): drop it, or set passes = 1")
+    if masks is None:
+        return problems
+    files = [("content_masks", masks.content_masks), ("style_mask", masks.style_mask)]
+    if masks.region not in (None, "grabcut") and not masks.region.startswith("auto:"):
+        files.append(("region", masks.region))
+    for key, value in files:
+        if value is None or value == "auto":
+            continue
+        path = Path(value)
+        if not path.exists():
+            problems.append(f"{where}: {key} {path} not found")
+        elif path.is_file() and image_size(path) is None:
+            problems.append(f"{where}: {key} {path} is not an image file OpenCV can read")
+        elif path.is_dir() and key != "content_masks":
+            problems.append(f"{where}: {key} {path} is a folder; give one mask image")
+        elif path.is_dir() and frame_count and len(found := masks.content_mask_files()) != frame_count:
+            problems.append(f"{where}: content_masks {path} holds {len(found)} masks for {frame_count} frames: "
+                            "give one mask per selected frame (natural order), or one mask file for frame 1")
+    return problems
+
+
 def _shot(base: Path, batch_output: Path, index: int, entry: dict[str, Any], defaults: dict[str, Any],
-          problems: list[str]) -> Shot | None:
-    """Validate and resolve one [[shot]] table; append every problem found."""
+          default_options: dict[str, Any], problems: list[str]) -> Shot | None:
+    """Validate and resolve one [[shot]] table; append every problem found.
+
+    ``default_options`` are the parsed ``vidstyle video`` options of [defaults].
+    """
     before = len(problems)
     raw_name = entry.get("name")
     where = f"shot {index}" + (f" ({raw_name!r})" if isinstance(raw_name, str) else "")
-    _check_table(entry, where, SHOT_KEYS, problems)
+    _check_table(entry, where, SHOT_KEYS, problems, options=True)
     values = {**defaults, **entry}
+    shot_options = parse_options(entry, base, where, problems)
+    options = {**default_options, **shot_options}
 
     source = None
     if "input" not in entry:
@@ -286,13 +370,20 @@ def _shot(base: Path, batch_output: Path, index: int, entry: dict[str, Any], def
             else:
                 styles.append(path)
 
-    overrides = []
-    for origin, table in (("defaults", defaults.get("overrides", {})), ("shot", entry.get("overrides", {}))):
+    layers = []  # defaults, then the shot; at each level its option keys after its overrides table
+    for origin, table, level_options in (("defaults", defaults.get("overrides", {}), default_options),
+                                         ("shot", entry.get("overrides", {}), shot_options)):
         if not isinstance(table, dict):
             problems.append(f"{where}: {origin} overrides must be a table of preset keys")
         else:
-            overrides.append(table)
-    config = _settings(base, values.get("preset", DEFAULT_PRESET), overrides, where, problems)
+            layers.append(table)
+        layers.append(settings_layer(level_options))
+    config = _settings(base, values.get("preset", DEFAULT_PRESET), layers, where, problems)
+    masks = None
+    try:
+        masks = mask_options(options)
+    except OptionError as exc:
+        problems.append(f"{where}: {option_names_as_keys(str(exc))}")
     selection = _selection(values, where, problems)
 
     fps = values.get("fps")
@@ -322,16 +413,23 @@ def _shot(base: Path, batch_output: Path, index: int, entry: dict[str, Any], def
         else:
             if frame_count == 0:
                 problems.append(f"{where}: the selection holds no frames; check start/end/every")
+    problems.extend(_option_problems(options, config, masks, frame_count, where))
     if len(problems) > before or name is None or output is None or config is None or source is None:
         return None
     return Shot(name=name, source=source.resolve(), styles=tuple(p.resolve() for p in styles),
                 output=output.resolve(), config=config, selection=selection,
-                fps=float(fps) if fps else None, encode=encode, frame_count=frame_count)
+                fps=float(fps) if fps else None, encode=encode, frame_count=frame_count, masks=masks,
+                **job_fields(options))
 
 
-def _checked_defaults(base: Path, defaults: dict[str, Any], problems: list[str]) -> dict[str, Any]:
-    """Report problems of [defaults] settings once (not per shot); drop the bad ones."""
+def _checked_defaults(base: Path, defaults: dict[str, Any],
+                      problems: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Report problems of [defaults] settings once (not per shot); drop the bad ones.
+
+    Returns the table and its parsed ``vidstyle video`` options.
+    """
     defaults = dict(defaults)
+    options = parse_options(defaults, base, "[defaults]", problems)
     overrides = defaults.get("overrides", {})
     if not isinstance(overrides, dict):
         problems.append("[defaults]: overrides must be a table of preset keys")
@@ -344,7 +442,7 @@ def _checked_defaults(base: Path, defaults: dict[str, Any], problems: list[str])
         _settings(base, defaults["preset"], [], "[defaults]", problems)
         if len(problems) > before:
             defaults.pop("preset")
-    return defaults
+    return defaults, options
 
 
 def load_jobfile(path: str | Path, *, output: Path | None = None) -> Batch:
@@ -394,9 +492,9 @@ def load_jobfile(path: str | Path, *, output: Path | None = None) -> Batch:
         cache_dir = None
 
     defaults = data.get("defaults", {})
-    if not _check_table(defaults, "[defaults]", DEFAULT_KEYS, problems):
+    if not _check_table(defaults, "[defaults]", DEFAULT_KEYS, problems, options=True):
         defaults = {}
-    defaults = _checked_defaults(base, defaults, problems)
+    defaults, default_options = _checked_defaults(base, defaults, problems)
     entries = data.get("shot", [])
     if not isinstance(entries, list) or not entries:
         problems.append("job file: no shots; add at least one [[shot]] table with input = ...")
@@ -407,7 +505,7 @@ def load_jobfile(path: str | Path, *, output: Path | None = None) -> Batch:
         if not isinstance(entry, dict):
             problems.append(f"shot {index} must be a [[shot]] table")
             continue
-        shot = _shot(base, batch_output, index, entry, defaults, problems)
+        shot = _shot(base, batch_output, index, entry, defaults, default_options, problems)
         if shot is not None:
             shots.append(shot)
     names: dict[str, int] = {}
@@ -425,6 +523,11 @@ def load_jobfile(path: str | Path, *, output: Path | None = None) -> Batch:
             problems.append(f"shots {outputs[shot.output]!r} and {shot.name!r} share the output folder "
                             f"{shot.output}; give each shot its own output")
         outputs.setdefault(shot.output, shot.name)
+    flow_dirs: dict[Path, str] = {}
+    for shot in shots:  # one shot's flows would overwrite another's (same file names, other frames)
+        if shot.flow_dir is not None and flow_dirs.setdefault(shot.flow_dir, shot.name) != shot.name:
+            problems.append(f"shots {flow_dirs[shot.flow_dir]!r} and {shot.name!r} share the flow_dir "
+                            f"{shot.flow_dir}; give each shot its own")
     if problems:
         raise JobFileError(path, problems)
     return Batch(path=path.resolve(), output=batch_output, shots=tuple(shots),

@@ -18,6 +18,7 @@ from vidstyle.batch.engine import (
     BatchState,
     ShotStatus,
     run_batch,
+    shot_job,
 )
 from vidstyle.batch.jobfile import JobFileError, load_jobfile
 from vidstyle.cli import EXIT_USER_ERROR, cli, start_tensorflow
@@ -73,7 +74,9 @@ class TqdmBatchProgress(BatchProgress):
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Worker processes of the local cluster (default: one per 4 cores, at most one per shot).")
 @click.option("--gpu", is_flag=True,
-              help="Each shot needs one GPU: workers declare it with `dask worker ... --resources GPU=1`.")
+              help="Each shot needs one GPU. Here: one worker per GPU (dask-cuda's LocalCUDACluster when "
+                   "installed), each owning its GPU via CUDA_VISIBLE_DEVICES; with --scheduler: workers "
+                   "declare it with `dask worker ... --resources GPU=1`. Untested by the authors.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
               help="Where TensorFlow runs on the workers.")
 @click.option("--retries", type=click.IntRange(0), default=DEFAULT_RETRIES, show_default=True,
@@ -135,12 +138,10 @@ def preview_batch(batch, *, frames: int, device: str, report: bool) -> None:
     from vidstyle.cli import _user_errors
 
     start_tensorflow(device)  # before anything imports TensorFlow, so its start-up chatter stays quiet
-    from vidstyle.video import VideoJob
 
     failed = []
     for shot in batch.shots:
-        job = VideoJob(source=shot.source, styles=shot.styles, output=shot.output, selection=shot.selection,
-                       fps=shot.fps)
+        job = shot_job(shot, batch.cache_dir, jobs=None)  # masks, region, flow folder: as the render
         try:
             run_preview(job, shot.config, frames=frames, label=f"shot {shot.name}")
         except _user_errors() as exc:
