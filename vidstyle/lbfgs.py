@@ -57,8 +57,8 @@ class _State:
     f: tf.Tensor  # () loss at x
     g: tf.Tensor  # (H, W, 3) gradient at x
     terms: dict[str, tf.Tensor]  # named loss terms at x
-    s: tf.Tensor  # (m, H, W, 3) steps, oldest first
-    y: tf.Tensor  # (m, H, W, 3) gradient changes
+    s: tuple  # m tensors (H, W, 3): steps, oldest first
+    y: tuple  # m tensors (H, W, 3): gradient changes
     rho: tf.Tensor  # (m,) 1 / sᵀy, 0 for empty slots
     gamma: tf.Tensor  # () initial inverse-Hessian scale sᵀy / yᵀy
     recent: tf.Tensor  # (window + 1,) last losses, newest last (early stop)
@@ -87,9 +87,9 @@ def _dot(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(a * b)
 
 
-def _two_loop(gradient: tf.Tensor, s: tf.Tensor, y: tf.Tensor, rho: tf.Tensor, gamma: tf.Tensor) -> tf.Tensor:
+def _two_loop(gradient: tf.Tensor, s, y, rho: tf.Tensor, gamma: tf.Tensor) -> tf.Tensor:
     """H·gradient by the L-BFGS two-loop recursion; empty slots (ρ = 0) drop out."""
-    m = s.shape[0]
+    m = len(s)
     q = gradient
     alphas = [None] * m
     for j in reversed(range(m)):  # newest first
@@ -127,9 +127,10 @@ class InGraphLBFGS:
     def _start_state(self, x, window, args):
         f, terms, g = self.objective(x, *args)
         memory = history_pairs(self.memory, int(x.shape[0]) * int(x.shape[1]))
-        zeros = tf.zeros((memory, *x.shape), x.dtype)
+        zeros = tuple(tf.zeros_like(x) for _ in range(memory))
         recent = tf.fill([window + 1], tf.constant(np.nan, x.dtype))
-        return _State(x, f, g, terms, zeros, zeros, tf.zeros((memory,), x.dtype),
+        return _State(x, f, g, terms, zeros, tuple(tf.zeros_like(x) for _ in range(memory)),
+                      tf.zeros((memory,), x.dtype),
                       tf.constant(1.0, x.dtype), recent, tf.constant(0), tf.constant(RUNNING)).flat()
 
     def _line_search(self, state: _State, d, gd, step, c2, args):
@@ -198,10 +199,10 @@ class InGraphLBFGS:
         sy, yy = _dot(s_k, y_k), _dot(y_k, y_k)
         # Keep the pair only with positive curvature (the update must stay positive definite).
         keep = tf.logical_and(ok, sy > 1e-10 * yy)
-        # tf.cond, not tf.where: the history is m images (2 GB at 4K), and where() would
-        # materialize both candidates.
+        # The history is m separate images, so a push only passes references on (a stacked
+        # (m, H, W, 3) tensor would be copied whole every iteration: 1 GB at 4K).
         def push(history, item):
-            return tf.cond(keep, lambda: tf.concat([history[1:], item[None]], 0), lambda: history)
+            return tf.cond(keep, lambda: (*history[1:], item), lambda: tuple(history))
 
         s, y = push(state.s, s_k), push(state.y, y_k)
         rho = tf.where(keep, tf.concat([state.rho[1:], [1.0 / tf.maximum(sy, 1e-30)]], 0), state.rho)
@@ -209,8 +210,10 @@ class InGraphLBFGS:
         # A failed search with memory: forget the curvature and retry from the gradient;
         # without memory the objective cannot be decreased along it: stalled.
         failed_with_memory = tf.logical_and(tf.logical_not(ok), use_memory)
-        s = tf.cond(failed_with_memory, lambda: tf.zeros_like(s), lambda: s)
-        y = tf.cond(failed_with_memory, lambda: tf.zeros_like(y), lambda: y)
+        def forget(history):
+            return tf.cond(failed_with_memory, lambda: tuple(tf.zeros_like(h) for h in history), lambda: history)
+
+        s, y = forget(s), forget(y)
         rho = tf.where(failed_with_memory, tf.zeros_like(rho), rho)
 
         # A failed search returns the start point itself, so x, f, g and terms need no guard.
