@@ -35,12 +35,16 @@ import numpy as np
 
 __all__ = ["TileGrid", "TilePlan", "auto_tile", "plan_stages", "plan_tiles", "receptive_field"]
 
-#: Peak bytes per pixel of one untiled VGG16 step to relu5_1 on CPU (measured: 3.6 GB at
-#: 720p, 7.1 GB at 1080p → ≈ 3.0 GB per megapixel beyond a ~0.8 GB base).
+#: Peak bytes per pixel of one untiled VGG16 step to relu5_1 on CPU (measured: 3.3 GiB at
+#: 720p, 7.1 GB at 1080p → ≈ 3 GB per megapixel beyond the base).
 STEP_BYTES_PER_PIXEL = 3000
-#: Bytes per image pixel the optimizer keeps whatever the tiling: x, gradient, L-BFGS
-#: history (2·m float32 images) and temporaries.
-STATE_BYTES_PER_PIXEL = 4 * 3 * 30
+#: Bytes per image pixel kept whatever the tiling: the image, gradient, L-BFGS history and
+#: temporaries, the split layer's output (measured ≈ 0.5–0.7 GB per megapixel).
+STATE_BYTES_PER_PIXEL = 600
+#: Peak bytes per pixel of a tile's area (both stages; measured at 1080p, tiles 512 vs 1024).
+TILE_BYTES_PER_PIXEL = 1000
+#: TensorFlow, the weights and the process itself.
+BASE_BYTES = 800 << 20
 #: Smallest tile worth running (long side, pixels, halo included).
 MIN_TILE = 256
 
@@ -156,11 +160,11 @@ def auto_tile(shape_hw: tuple[int, int], budget_bytes: int | None = None) -> int
     """
     budget = budget_bytes if budget_bytes is not None else available_memory_bytes() // 2
     pixels = shape_hw[0] * shape_hw[1]
-    room = budget - STATE_BYTES_PER_PIXEL * pixels
+    room = budget - BASE_BYTES - STATE_BYTES_PER_PIXEL * pixels
     if STEP_BYTES_PER_PIXEL * pixels <= room:
         return max(shape_hw)
-    side = int(math.sqrt(max(room, 0) / STEP_BYTES_PER_PIXEL))
-    return max(MIN_TILE, side)
+    side = int(math.sqrt(max(room, 0) / TILE_BYTES_PER_PIXEL))
+    return max(MIN_TILE, min(side, max(shape_hw)))
 
 
 # ---- TensorFlow side ------------------------------------------------------------------------
@@ -352,6 +356,10 @@ def plan_stages(sequence: list[str], shape_hw: tuple[int, int], tile: int) -> Ti
     image = plan_tiles(shape_hw, tile, radius=radius, stride=stride)
     feature_hw = (shape_hw[0] // stride, shape_hw[1] // stride)
     deep_radius, deep_stride = receptive_field(sequence[k:])
-    features = plan_tiles(feature_hw, max(int(tile * FEATURE_TILE_FRACTION), 4 * deep_radius),
-                          radius=deep_radius, stride=deep_stride)
+    feature_tile = max(int(tile * FEATURE_TILE_FRACTION), 4 * deep_radius)
+    if feature_hw[0] * feature_hw[1] <= feature_tile**2:
+        # Its memory is bounded by area: untiled when the whole output fits a tile's area,
+        # which saves the second stage's extra forward pass and halos.
+        feature_tile = max(feature_hw)
+    features = plan_tiles(feature_hw, feature_tile, radius=deep_radius, stride=deep_stride)
     return TilePlan(image, features, SPLIT_LAYER, stride)
