@@ -6,7 +6,8 @@ micrograph (as ``make demo``). Every configuration runs in a fresh subprocess, s
 RSS (``ru_maxrss``) is its own: the in-graph L-BFGS (default settings: VGG16 to relu5_1,
 content relu4_2) is traced with one iteration, then ``--iterations`` more are timed.
 
-``--tile 0`` means untiled (the whole image in one piece), ``auto`` the default choice
+Sizes of 3000 px and more time one iteration and one evaluation whatever ``--iterations``
+says (an iteration takes minutes on a 2-core CPU). ``--tile 0`` means untiled (the whole image in one piece), ``auto`` the default choice
 from the available memory, a number a fixed tile long side.
 
 Usage::
@@ -119,7 +120,8 @@ def main() -> None:
                 continue
             if tile not in ("0", "auto") and int(tile) >= size:
                 continue  # one tile: the untiled measurement
-            proc = subprocess.run([sys.executable, __file__, "--worker", str(size), tile, str(args.iterations),
+            iterations = args.iterations if size < 3000 else 1  # 4K: one L-BFGS iteration is minutes here
+            proc = subprocess.run([sys.executable, __file__, "--worker", str(size), tile, str(iterations),
                                    str(args.lbfgs_memory)],
                                   capture_output=True, text=True, env=env)
             line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
