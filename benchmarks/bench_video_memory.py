@@ -78,19 +78,21 @@ def _run(args: list[str]) -> tuple[float, float, str]:
     return seconds, rss, proc.stdout.strip().splitlines()[-1]
 
 
-def part_4k(work: Path, frames: int) -> list[str]:
+def part_4k(work: Path, frames: int, tile: int | None = None) -> list[str]:
     from vidstyle.encode import probe_video
 
     clip = _make_4k_clip(work, frames)
     style = _style(work)
     args = ["video", str(clip), str(style), "-o", str(work / "out4k"), "--size", "3840", "--first-iterations", "2",
             "--iterations", "1", "--frame-stop-tolerance", "0", "--cache-dir", str(work / "cache"), "--jobs", "1"]
+    if tile is not None:
+        args[5:5] = ["--tile", str(tile)]
     seconds, rss, line = _run(args)
     info = probe_video(next((work / "out4k").glob("*.mp4")))
     print(f"4K: {frames} frames in {seconds:.0f} s, peak RSS {rss:.2f} GiB, video {info.size} {info.frame_count} "
           f"frames ({line})", flush=True)
     return [f"- 4K end to end: `vidstyle video` on a {frames}-frame 3840×2160 H.264 clip (Big Buck Bunny frames "
-            f"61–{60 + frames} upscaled) with `{' '.join(shlex.quote(a) for a in args[3:4] + args[5:-4])}`: "
+            f"61–{60 + frames} upscaled) with `{' '.join(shlex.quote(a) for a in args[5:-4])}`: "
             f"{seconds:.0f} s in all, peak RSS {rss:.2f} GiB, output {info.size[0]}×{info.size[1]} H.264, "
             f"{info.frame_count} frames."]
 
@@ -115,6 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default="4k,length")
     parser.add_argument("--frames", type=int, default=6, help="frames of the 4K clip")
+    parser.add_argument("--tile", type=int, default=None, help="--tile of the 4K run (default: vidstyle's)")
     parser.add_argument("--write", type=Path, default=None)
     args = parser.parse_args()
     lines = []
@@ -123,7 +126,7 @@ def main() -> None:
         if "length" in args.part:
             lines += part_length(work)
         if "4k" in args.part:
-            lines += part_4k(work, args.frames)
+            lines += part_4k(work, args.frames, args.tile)
     if args.write:
         command = "benchmarks/bench_video_memory.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         body = "\n".join([HEADING, "", f"Measured {datetime.date.today()} on {cpu_model()} ({os.cpu_count()} cores), "
