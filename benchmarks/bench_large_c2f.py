@@ -7,8 +7,9 @@ immunohistochemistry micrograph (as ``make demo``). Both runs use the same budge
 * ``coarse-to-fine``: the default, N at 960×540 then N/4 at 1920×1080.
 
 Quality is judged from outside vidstyle's own weights with ``../shared/tools/styleloss.py``
-(style Gram loss, style ratio, content loss on an independent VGG16), when that folder
-exists; seconds are wall time of ``Stylizer.stylize``.
+(style Gram loss, style ratio, content loss on an independent VGG16, all at 512 px — the
+style image's size — so textures compare at one scale), when that folder exists; seconds
+are wall time of ``Stylizer.stylize``.
 
 Usage::
 
@@ -36,7 +37,9 @@ def _measure(output: Path, content: Path, style: Path) -> dict[str, float]:
     tool = TOOLS / "styleloss.py"
     if not tool.is_file():
         return {}
-    text = subprocess.run([sys.executable, str(tool), str(output), str(content), str(style)], capture_output=True,
+    # At 512 px: the style image's own size, so Gram statistics compare textures at one scale.
+    text = subprocess.run([sys.executable, str(tool), str(output), str(content), str(style), "--size", "512"],
+                          capture_output=True,
                           text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout
     values = {}
     for part in text.split():
