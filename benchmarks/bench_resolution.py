@@ -7,8 +7,9 @@ RSS (``ru_maxrss``) is its own: the in-graph L-BFGS (default settings: VGG16 to 
 content relu4_2) is traced with one iteration, then ``--iterations`` more are timed.
 
 Sizes of 3000 px and more time one iteration and one evaluation whatever ``--iterations``
-says (an iteration takes minutes on a 2-core CPU). ``--tile 0`` means untiled (the whole image in one piece), ``auto`` the default choice
-from the available memory, a number a fixed tile long side.
+says (an iteration takes minutes on a 2-core CPU). ``--tile 0`` means untiled (the whole
+image in one piece), ``auto`` the default choice from the available memory, a number a
+fixed tile long side.
 
 Usage::
 
