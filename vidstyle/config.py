@@ -309,6 +309,10 @@ class VideoSettings:
         if not 0 <= self.crf <= 51:
             raise OptionError(f"--crf must be between 0 and 51, got {self.crf}")
 
+    def flow_offsets(self) -> list[int]:
+        """Frame offsets whose flows a job needs: the long-term ones in a single pass, else 1."""
+        return sorted(set(self.long_term)) if self.passes == 1 else [1]
+
 
 @dataclass(frozen=True)
 class PhotorealSettings:

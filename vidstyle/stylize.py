@@ -186,9 +186,8 @@ class Stylizer:
             feats = self.net.run(tile, layers)
             out = {}
             for name in layers:
-                core = core_of(feats[name], box, self._strides[name])
-                flat = tf.reshape(core, (-1, core.shape[-1]))
-                out[name] = tf.linalg.matmul(flat, flat, transpose_a=True)
+                stride = self._strides[name]
+                out[name] = Stylizer._gram_sum(self, core_of(feats[name], box, stride), name, box, stride, None)
             return out, None
 
         sums, _ = tiled_forward(tf.constant(image), grid, grams)

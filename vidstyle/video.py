@@ -159,7 +159,7 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
     stylizer = None if photoreal else Stylizer(styles, config, color_reference=first)
 
     video = config.video
-    offsets = sorted(set(video.long_term)) if video.passes == 1 else [1]
+    offsets = video.flow_offsets()
     store = None
     if len(inputs) > 1:  # warped inits need flow even when the temporal weight is 0
         # Only the pairs the frames still to render read: a resume costs O(frames left).

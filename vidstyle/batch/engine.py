@@ -259,7 +259,7 @@ def _flow_task(prepared: dict[str, Any], shot: Shot, pairs: Sequence[tuple[int, 
 
     inputs = [Path(p) for p in prepared["inputs"]]
     video = shot.config.video
-    offsets = sorted(set(video.long_term)) if video.passes == 1 else [1]
+    offsets = video.flow_offsets()
     # A resumed shot only needs the pairs of the frames it has left.
     ws = Workspace(shot.output)
     needed = set(pairs_needed(ws, len(inputs), offsets, video.passes))
@@ -322,7 +322,7 @@ def _stylize_task(prepared: dict[str, Any], flows: list[dict[str, Any]], shot: S
 # ---- client side ------------------------------------------------------------------------
 def _flow_pairs(shot: Shot) -> list[tuple[int, int]]:
     video = shot.config.video
-    offsets = sorted(set(video.long_term)) if video.passes == 1 else [1]  # as render_video
+    offsets = video.flow_offsets()
     return [(i, i + o) for o in offsets for i in range(shot.frame_count - o)]
 
 
