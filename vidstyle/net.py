@@ -2,10 +2,15 @@
 
 Layers are addressed by name (``relu4_2``); the network stops at the deepest layer a
 loss asks for, so a content-only or shallow-style setting never pays for conv5.
+
+With ``precision="bfloat16"`` the convolutions, ReLUs and poolings run in bfloat16 and
+every activation handed out is cast back to float32, so Gram matrices, losses, gradients
+with respect to the image and the optimizer stay float32 (`vidstyle.precision`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -13,6 +18,7 @@ import tensorflow as tf
 
 from vidstyle.config import NetSettings
 from vidstyle.errors import OptionError
+from vidstyle.precision import resolve_precision
 from vidstyle.weights import BLOCKS, conv_layer_names, load_vgg16, load_vgg19
 
 #: torchvision ImageNet normalization used by the VGG16 weights (RGB in [0, 1]).
@@ -21,6 +27,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Caffe-style preprocessing of Keras' VGG19 (BGR, 0–255, mean subtracted).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
+logger = logging.getLogger(__name__)
 
 
 def layer_sequence(arch: str) -> list[str]:
@@ -57,8 +64,14 @@ class FeatureNet:
         self.sequence = sequence[: last + 1]
         loader = load_vgg16 if settings.net == "vgg16" else load_vgg19
         params = loader(settings.weights)
+        self.precision = settings.precision
+        if self.precision == "auto":  # library callers; the CLI and render_video resolve it earlier
+            self.precision, reason = resolve_precision("auto")
+            logger.info("precision: %s (%s)", self.precision, reason)
+        self.dtype = tf.bfloat16 if self.precision == "bfloat16" else tf.float32
         convs = [name for name in self.sequence if name.startswith("conv")]
-        self._params = {name: (tf.constant(k), tf.constant(b)) for name, (k, b) in zip(convs, params, strict=False)}
+        self._params = {name: (tf.constant(k, self.dtype), tf.constant(b, self.dtype))
+                        for name, (k, b) in zip(convs, params, strict=False)}
 
     def channels(self, layers: Iterable[str]) -> dict[str, int]:
         """Feature channels of each of ``layers``."""
@@ -90,6 +103,7 @@ class FeatureNet:
         start = 0 if after is None else self.sequence.index(after) + 1
         if after is None:
             x = self.preprocess(x)
+        x = tf.cast(x, self.dtype)  # a no-op in float32; its gradient casts back to the image's dtype
         for name in self.sequence[start:]:
             if name.startswith("conv"):
                 kernel, bias = self._params[name]
@@ -100,7 +114,7 @@ class FeatureNet:
                 pool = tf.nn.max_pool2d if self.settings.pooling == "max" else tf.nn.avg_pool2d
                 x = pool(x, 2, 2, "VALID")
             if name in wanted:
-                out[name] = x
+                out[name] = tf.cast(x, tf.float32)  # Grams and losses accumulate in float32
             if len(out) == len(wanted):
                 break
         return out

@@ -28,6 +28,7 @@ import numpy as np
 
 from flow.store import FlowSettings, FlowStore, compute_flows
 from vidstyle import __version__
+from vidstyle.codecs import CODECS, DEFAULT_CODEC, check_frame_size
 from vidstyle.config import Config
 from vidstyle.encode import encode_video
 from vidstyle.errors import InputError
@@ -38,7 +39,7 @@ from vidstyle.photoreal import wants_photoreal
 from vidstyle.regions import MaskOptions
 from vidstyle.stylize import Stylizer, TemporalTarget, load_style_images
 from vidstyle.temporal import multipass_init, temporal_target, temporal_targets, warped_init
-from vidstyle.workspace import Workspace, check_overlaps, default_cache_dir
+from vidstyle.workspace import NOTES_KEY, Workspace, check_overlaps, default_cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class VideoResult:
     resumed_frames: int
     seconds: float
     log: list[dict[str, Any]] = field(default_factory=list)
+    precision: str = ""  # what the convolutions computed in, and why
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,8 @@ class VideoJob:
     no_cache: bool = False  # neither read nor fill the flow cache
     jobs: int | None = None
     encode: bool = True
-    video_name: str | None = None
+    codec: str = DEFAULT_CODEC  # "h264", "prores" or "dnxhr" (vidstyle.codecs); frames only: encode=False
+    video_name: str | None = None  # default NAME_stylized + the codec's extension
     fps: float | None = None
     masks: MaskOptions | None = None  # segmentation / region-only (vidstyle.regions)
 
@@ -145,10 +148,12 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
     source = open_frames(job.source, selection=job.selection, long_side=config.size, fps=job.fps)
     if len(source) == 0:
         raise InputError(f"{job.source}: the selection holds no frames; check --start/--end/--every")
+    if job.encode:  # e.g. DNxHR's minimum size: refused now, not after the render
+        check_frame_size(job.codec, source.frame_size)
     styles_probe = [p for p in job.styles if not Path(p).is_file()]
     if styles_probe:
         raise InputError(f"style image '{styles_probe[0]}' not found: check the STYLE argument")
-    ws, _ = claim_workspace(job, config, source, overwrite=overwrite)
+    ws, _, config = claim_workspace(job, config, source, overwrite=overwrite)
 
     progress.stage("extract", len(source))
     inputs = extract_frames(source, ws.input_dir)
@@ -186,17 +191,20 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
         progress.stage("encode", 1)
         name = video_file_name(job)
         audio_start, audio_duration = source.time_range_s()
-        out_video = encode_video(frames, job.output / name, fps=source.fps, crf=video.crf,
+        out_video = encode_video(frames, job.output / name, fps=source.fps, crf=video.crf, codec=job.codec,
                                  audio_from=job.source if source.info.has_audio else None,
                                  audio_start_s=audio_start, audio_duration_s=audio_duration,
                                  audio_tempo=source.audio_tempo)
         progress.advance(1, 1)
-    return VideoResult(job.output, frames, out_video, resumed, time.perf_counter() - start, ws.read_log())
+    return VideoResult(job.output, frames, out_video, resumed, time.perf_counter() - start, ws.read_log(),
+                       precision=(ws.recorded_settings() or {}).get(NOTES_KEY, {}).get("precision", ""))
 
 
 def video_file_name(job: VideoJob) -> str:
-    """The encoded video's file name inside the output folder."""
-    return job.video_name or f"{job.source.stem if job.source.is_file() else job.source.name}_stylized.mp4"
+    """The encoded video's file name inside the output folder: NAME_stylized.mp4 (H.264) or .mov
+    (ProRes, DNxHR)."""
+    stem = job.source.stem if job.source.is_file() else job.source.name
+    return job.video_name or f"{stem}_stylized{CODECS[job.codec].extensions[0]}"
 
 
 def job_inputs(job: VideoJob, config: Config) -> dict[str, Path | None]:
@@ -221,14 +229,23 @@ def job_inputs(job: VideoJob, config: Config) -> dict[str, Path | None]:
 
 
 def claim_workspace(job: VideoJob, config: Config, source: FrameSource, *,
-                    overwrite: bool) -> tuple[Workspace, bool]:
+                    overwrite: bool) -> tuple[Workspace, bool, Config]:
     """Check that no input lies where the job writes, then bind the output folder to the job.
 
-    Returns the workspace and whether earlier work of the same settings is resumed.
+    ``precision = "auto"`` is resolved first, keeping the precision of the run being
+    resumed (so no job mixes precisions, whichever machine resumes it); the choice and its
+    reason are logged and stored in settings.json.
+
+    Returns the workspace, whether earlier work of the same settings is resumed, and the
+    config the job runs with.
     """
     check_overlaps(job.output, job_inputs(job, config), video_name=video_file_name(job) if job.encode else None)
     ws = Workspace(job.output)
-    return ws, ws.claim(job_settings(job, config, source), overwrite=overwrite)
+    config, reason = config.with_precision(recorded=None if overwrite else ws.recorded_precision())
+    logger.info("precision: %s (%s)", config.net.precision, reason)
+    resumed = ws.claim(job_settings(job, config, source), overwrite=overwrite,
+                       notes={"precision": f"{config.net.precision}: {reason}"})
+    return ws, resumed, config
 
 
 def pairs_needed(ws: Workspace, n: int, offsets: Sequence[int], passes: int) -> list[tuple[int, int]]:

@@ -33,6 +33,7 @@ from vidstyle.errors import OutputError
 from vidstyle.images import output_error, prepare_output_dir, write_atomic
 
 SETTINGS_FILE = "settings.json"
+NOTES_KEY = "notes"  # settings.json entries kept for the user, not compared on resume
 LOG_FILE = "log.jsonl"
 FRAME_PATTERN = "frame_{:05d}.png"
 #: Everything vidstyle writes in an output folder besides pass01/… and the encoded video.
@@ -75,11 +76,25 @@ class Workspace:
         return folder / FRAME_PATTERN.format(index + 1)
 
     # ---- settings manifest ----------------------------------------------------------
-    def claim(self, settings: dict[str, Any], *, overwrite: bool) -> bool:
+    def recorded_settings(self) -> dict[str, Any] | None:
+        """The settings.json of an earlier run here, or None (absent or unreadable)."""
+        try:
+            return json.loads((self.root / SETTINGS_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def recorded_precision(self) -> str | None:
+        """The precision an earlier run here computed in, or None."""
+        recorded = self.recorded_settings() or {}
+        precision = recorded.get("config", {}).get("net", {}).get("precision")
+        return precision if isinstance(precision, str) else None
+
+    def claim(self, settings: dict[str, Any], *, overwrite: bool, notes: dict[str, Any] | None = None) -> bool:
         """Bind the folder to ``settings``; returns True when resuming earlier work.
 
         Raises :class:`OutputError` when the folder holds results of other settings,
-        unless ``overwrite`` (then earlier results are deleted first).
+        unless ``overwrite`` (then earlier results are deleted first). ``notes`` (e.g. why
+        a precision was chosen) are stored beside the settings but not compared.
         """
         prepare_output_dir(self.root)
         settings = json.loads(json.dumps(settings, default=str))  # tuples → lists, as stored
@@ -88,7 +103,8 @@ class Workspace:
         if path.is_file():
             try:
                 previous = json.loads(path.read_text())
-            except (OSError, ValueError):
+                previous.pop(NOTES_KEY, None)
+            except (OSError, ValueError, AttributeError):
                 previous = {"unreadable": True}
         if previous is not None and previous != settings:
             if not overwrite:
@@ -102,7 +118,8 @@ class Workspace:
             raise OutputError(f"{busy} holds files vidstyle did not make here (no {SETTINGS_FILE}): "
                               "choose another -o, or move that folder away")
         prepare_output_dir(self.root)
-        write_atomic(path, (json.dumps(settings, indent=2, sort_keys=True) + "\n").encode())
+        stored = {**settings, NOTES_KEY: notes} if notes else settings
+        write_atomic(path, (json.dumps(stored, indent=2, sort_keys=True, default=str) + "\n").encode())
         self.sweep()
         return previous == settings
 

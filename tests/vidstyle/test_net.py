@@ -7,6 +7,8 @@ import tensorflow as tf
 from vidstyle.errors import OptionError
 from vidstyle.net import FeatureNet, NetSettings, layer_sequence
 
+FLOAT32 = NetSettings(precision="float32")  # known answers are float32 arithmetic
+
 
 @pytest.fixture(scope="module")
 def net():
@@ -116,7 +118,7 @@ def test_vgg16_conv1_1_known_answer_on_a_constant_colour():
     kernel, bias = load_vgg16()[0]
     assert kernel.shape == (3, 3, 3, 64)  # HWIO, input channels R, G, B
     image = np.broadcast_to(RGB, (1, 9, 9, 3)).astype(np.float32)
-    out = FeatureNet(NetSettings(), ["conv1_1"])(tf.constant(image), ["conv1_1"])["conv1_1"].numpy()
+    out = FeatureNet(FLOAT32, ["conv1_1"])(tf.constant(image), ["conv1_1"])["conv1_1"].numpy()
     normalized = (RGB - TORCHVISION_MEAN) / TORCHVISION_STD
     want = _conv_at(kernel, bias, np.broadcast_to(normalized, (3, 3, 3)))
     np.testing.assert_allclose(out[0, 4, 4], want, rtol=1e-4, atol=1e-4)
@@ -125,7 +127,7 @@ def test_vgg16_conv1_1_known_answer_on_a_constant_colour():
     caffe = _conv_at(kernel, bias, np.broadcast_to(RGB[::-1] * 255 - (103.939, 116.779, 123.68), (3, 3, 3)))
     assert np.abs(bgr - want).max() > 0.1 and np.abs(caffe - want).max() > 1.0
     # relu1_1 is the rectified conv1_1.
-    relu = FeatureNet(NetSettings(), ["relu1_1"])(tf.constant(image), ["relu1_1"])["relu1_1"].numpy()
+    relu = FeatureNet(FLOAT32, ["relu1_1"])(tf.constant(image), ["relu1_1"])["relu1_1"].numpy()
     np.testing.assert_allclose(relu[0, 4, 4], np.maximum(want, 0), rtol=1e-4, atol=1e-4)
 
 
@@ -135,7 +137,7 @@ def test_vgg16_conv1_1_known_answer_on_a_textured_patch():
 
     kernel, bias = load_vgg16()[0]
     image = np.random.default_rng(0).uniform(0, 1, (1, 5, 5, 3)).astype(np.float32)
-    out = FeatureNet(NetSettings(), ["conv1_1"])(tf.constant(image), ["conv1_1"])["conv1_1"].numpy()
+    out = FeatureNet(FLOAT32, ["conv1_1"])(tf.constant(image), ["conv1_1"])["conv1_1"].numpy()
     patch = (image[0, 1:4, 2:5] - TORCHVISION_MEAN) / TORCHVISION_STD  # centred on (y, x) = (2, 3)
     np.testing.assert_allclose(out[0, 2, 3], _conv_at(kernel, bias, patch), rtol=1e-4, atol=1e-4)
     flipped = _conv_at(kernel[::-1, ::-1], bias, patch)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidstyle.config import Config, OptimizerSettings
+from vidstyle.config import Config, NetSettings, OptimizerSettings
 from vidstyle.errors import OptionError
 from vidstyle.stylize import Stylizer
 from vidstyle.tiling import TilePlan, auto_tile, plan_stages, plan_tiles, receptive_field
+
+# Tiled sums equal untiled ones exactly in float32; bfloat16 rounds each tile differently.
+FLOAT32 = NetSettings(precision="float32")
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +50,8 @@ def test_receptive_field_of_vgg16_to_relu5_1():
 @pytest.mark.parametrize("stages", ["one", "two"])
 def test_tiled_loss_and_gradient_equal_untiled(style64, noisy, stages):
     content, x = noisy
-    reference = _evaluate(Stylizer([style64], Config()), content, x)
-    stylizer = Stylizer([style64], Config())
+    reference = _evaluate(Stylizer([style64], Config(net=FLOAT32)), content, x)
+    stylizer = Stylizer([style64], Config(net=FLOAT32))
     sequence = stylizer.net.sequence
     if stages == "one":  # the whole net per tile, halo = its receptive field
         radius, stride = receptive_field(sequence)
@@ -66,8 +69,8 @@ def test_tiled_loss_and_gradient_equal_untiled(style64, noisy, stages):
 def test_tiled_optimization_matches_untiled(style64, noisy):
     content, _ = noisy
     settings = {"iterations": 4, "pyramid": 1}
-    untiled = Stylizer([style64], Config(optimizer=OptimizerSettings(**settings))).stylize(content)
-    stylizer = Stylizer([style64], Config(optimizer=OptimizerSettings(**settings)))
+    untiled = Stylizer([style64], Config(net=FLOAT32, optimizer=OptimizerSettings(**settings))).stylize(content)
+    stylizer = Stylizer([style64], Config(net=FLOAT32, optimizer=OptimizerSettings(**settings)))
     stylizer._tile_plans[content.shape[:2]] = plan_stages(stylizer.net.sequence, content.shape[:2], 64)
     assert stylizer.tile_plan(content.shape[:2]).tiled
     tiled = stylizer.stylize(content)
@@ -111,8 +114,8 @@ def test_tile_option_is_validated():
 
 def test_targets_in_tiles_equal_the_whole_image_ones(style64, noisy):
     content, _ = noisy
-    whole = Stylizer([style64], Config())
-    tiled = Stylizer([style64], Config(optimizer=OptimizerSettings(tile=256)))
+    whole = Stylizer([style64], Config(net=FLOAT32))
+    tiled = Stylizer([style64], Config(net=FLOAT32, optimizer=OptimizerSettings(tile=256)))
     shape = content.shape[:2]
     # Force tiled targets at this small size: a plan that tiles, and forward tiles of 100 px.
     tiled._tile_plans[shape] = plan_stages(tiled.net.sequence, shape, 64)
@@ -139,7 +142,7 @@ def test_photoreal_tiled_equals_untiled(style64, noisy):
     labels[70:, :30] = 4  # a label the style lacks: the whole-style fallback slot
 
     def stylizer():
-        made = PhotorealStylizer([style64], Config(photoreal=PhotorealSettings(enabled=True)),
+        made = PhotorealStylizer([style64], Config(net=FLOAT32, photoreal=PhotorealSettings(enabled=True)),
                                  style_labels=style_labels)
         made.set_frame(FrameMasks(labels=labels))
         return made

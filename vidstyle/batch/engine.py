@@ -226,7 +226,8 @@ def shot_job(shot: Shot, cache_dir: Path | None = None, *, jobs: int | None = 1)
 
     return VideoJob(source=shot.source, styles=shot.styles, output=shot.output, selection=shot.selection,
                     flow_dir=shot.flow_dir, cache_dir=shot.cache_dir or cache_dir, cache_max_gb=shot.cache_max_gb,
-                    no_cache=shot.no_cache, jobs=jobs, encode=shot.encode, fps=shot.fps, masks=shot.masks)
+                    no_cache=shot.no_cache, jobs=jobs, encode=shot.encode, codec=shot.codec, fps=shot.fps,
+                    masks=shot.masks)
 
 
 def _prepare_task(shot: Shot, overwrite: bool, device: str, threads: int | None,
@@ -240,7 +241,7 @@ def _prepare_task(shot: Shot, overwrite: bool, device: str, threads: int | None,
 
         source = open_frames(shot.source, selection=shot.selection, long_side=shot.config.size, fps=shot.fps)
         # Same checks and claim as render_video, so a folder of other settings fails before any work.
-        ws, _ = claim_workspace(shot_job(shot), shot.config, source, overwrite=overwrite)
+        ws, _, _ = claim_workspace(shot_job(shot), shot.config, source, overwrite=overwrite)
         (shot.output / DONE_FILE).unlink(missing_ok=True)  # only once the folder is this shot's
         inputs = extract_frames(source, ws.input_dir)
     except _user_errors() as exc:

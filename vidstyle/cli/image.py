@@ -82,6 +82,7 @@ def image_command(content: Path, styles: tuple[Path, ...], output: Path, save_ev
     # --size caps the long side (never enlarges), exactly as for video frames.
     content_image = load_image(content, max_side=config.size)
     start_tensorflow(device)  # lazily, so --help and bad-input errors stay instant
+    config, precision_reason = config.with_precision()
     from vidstyle.stylize import Stylizer, load_style_images
 
     style_images = load_style_images(styles, content_image.shape[:2])
@@ -109,5 +110,6 @@ def image_command(content: Path, styles: tuple[Path, ...], output: Path, save_ev
         bar.close()
     save_image(output, result.image)
     click.echo(f"wrote {output} ({result.image.shape[1]}×{result.image.shape[0]}, "
-               f"{result.iterations} iterations, loss {result.loss:.4g}, {result.seconds:.1f}s)")
+               f"{result.iterations} iterations, loss {result.loss:.4g}, {result.seconds:.1f}s, "
+               f"{config.net.precision}: {precision_reason})")
 

@@ -79,6 +79,10 @@ STYLE_FLAGS: list[tuple[str, str | None, str, dict]] = [
     ("--temporal-weight", "loss", "temporal_weight",
      dict(type=float, help="Weight of the temporal loss (video; 0 = warped init only).")),
     ("--pooling", "net", "pooling", dict(type=click.Choice(["max", "avg"]), help="Pooling in the net.")),
+    ("--precision", "net", "precision",
+     dict(type=click.Choice(["auto", "float32", "bfloat16"]),
+          help="Arithmetic of the convolutions (default auto: bfloat16 where the CPU has AMX/AVX512-BF16 or "
+               "the GPU has bfloat16 tensor cores, else float32).")),
 ]
 
 

@@ -12,6 +12,7 @@ from vidstyle.cli.options import int_list, style_options
 from vidstyle.cli.photoreal_options import photoreal_from_flags, photoreal_options
 from vidstyle.cli.preview import preview_options, run_preview
 from vidstyle.cli.setup import config_from_flags
+from vidstyle.codecs import CODEC_CHOICES, CODECS, DEFAULT_CODEC, NO_VIDEO
 from vidstyle.errors import OptionError
 from vidstyle.frames import FrameSelection
 
@@ -31,6 +32,25 @@ def selection_options(func):
 
 def selection_from(start: int, end: int | None, every: int) -> FrameSelection:
     return FrameSelection(start=start - 1, end=end, every=every)
+
+
+def video_codec(codec: str | None, *, no_video: bool, crf: int | None) -> str:
+    """The ``--codec`` a command line asks for (``--no-video`` is ``--codec none``).
+
+    Raises
+    ------
+    OptionError
+        ``--no-video`` with a codec, or ``--crf`` with a codec other than h264.
+    """
+    if no_video:
+        if codec not in (None, NO_VIDEO):
+            raise OptionError(f"--no-video writes no video, --codec {codec} asks for one: drop one of them")
+        return NO_VIDEO
+    codec = codec or DEFAULT_CODEC
+    if crf is not None and codec != DEFAULT_CODEC:
+        what = f"{CODECS[codec].label} has a fixed quality" if codec in CODECS else "no video is written"
+        raise OptionError(f"--crf sets the H.264 quality, but with --codec {codec} {what}: drop --crf")
+    return codec
 
 
 @cli.command("video")
@@ -64,9 +84,13 @@ def selection_from(start: int, end: int | None, every: int) -> FrameSelection:
 @cache_max_gb_option
 @no_cache_option
 @click.option("--jobs", type=click.IntRange(1), default=None, help="Processes for flow (default: CPU count).")
+@click.option("--codec", type=click.Choice(CODEC_CHOICES), default=None,
+              help="Video written after the frames, at the source's frame rate with its audio: h264 "
+                   "(NAME_stylized.mp4, default), prores (ProRes 422 HQ) or dnxhr (DNxHR HQX, at least "
+                   "256x120 px), both 10-bit 4:2:2 .mov with PCM audio for editing; none: frames only.")
 @click.option("--crf", type=click.IntRange(0, 51), default=None, help="H.264 quality (default 18).")
 @click.option("--fps", type=float, default=None, help="Frame rate of a frame folder (default 25).")
-@click.option("--no-video", is_flag=True, help="Write frames only, no encoded video.")
+@click.option("--no-video", is_flag=True, help="Write frames only, no encoded video (same as --codec none).")
 @click.option("--overwrite", is_flag=True, help="Discard results of other settings in OUTPUT.")
 @preview_options
 @style_options
@@ -74,7 +98,7 @@ def selection_from(start: int, end: int | None, every: int) -> FrameSelection:
 def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: int, end: int | None, every: int,
                   first_iterations, frame_stop_tolerance, frame_stop_window, frame_pyramid, frame_pyramid_iterations,
                   passes, multipass_temporal_from, long_term, flow_method, flow_dir, cache_dir,
-                  cache_max_gb, no_cache, jobs, crf, fps, no_video, overwrite, preview, preview_frames, device,
+                  cache_max_gb, no_cache, jobs, codec, crf, fps, no_video, overwrite, preview, preview_frames, device,
                   **flags) -> None:
     """Stylize SOURCE (a video file or a folder of frames) with STYLE image(s).
 
@@ -104,6 +128,7 @@ def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: i
         if ignored:
             raise OptionError(f"{ignored[0]} applies to single-pass rendering (every multi-pass frame gets "
                               "--iterations): drop it, or use --passes 1")
+    codec = video_codec(codec, no_video=no_video, crf=crf)
     selection = selection_from(start, end, every)
     start_tensorflow(device)
     from vidstyle.cli.video_progress import TqdmVideoProgress
@@ -111,7 +136,8 @@ def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: i
 
     job = VideoJob(source=source, styles=styles, output=output, selection=selection, flow_dir=flow_dir,
                    cache_dir=cache_dir, cache_max_gb=cache_max_gb, no_cache=no_cache, jobs=jobs,
-                   encode=not no_video, fps=fps, masks=masks)
+                   encode=codec != NO_VIDEO, codec=DEFAULT_CODEC if codec == NO_VIDEO else codec, fps=fps,
+                   masks=masks)
     if preview:  # key frames at a small size into OUTPUT/preview/; the render there is not touched
         return run_preview(job, config, frames=preview_frames)
     progress = TqdmVideoProgress()
@@ -121,4 +147,4 @@ def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: i
         progress.close()
     where = result.video or result.output_dir / "frames"
     click.echo(f"wrote {where} ({len(result.frames)} frames, {result.resumed_frames} resumed, "
-               f"{result.seconds:.0f}s)")
+               f"{result.seconds:.0f}s, {result.precision})")
