@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vidstyle.codecs import CODECS, Codec, check_frame_size, even_size
 from vidstyle.errors import InputError, OptionError, OutputError, ResourceError
 from vidstyle.images import as_rgb_float, output_error, temp_path_for
 
@@ -197,7 +198,11 @@ def encode_video(
         Constant rate factor (quality; lower is better, 18 is visually lossless for
         H.264). Ignored for GIF.
     codec : str, optional
-        ffmpeg video encoder overriding the format's default (e.g. ``"libx265"``).
+        A ``--codec`` name of :data:`vidstyle.codecs.CODECS`: ``"h264"``, ``"prores"``
+        (ProRes 422 HQ) or ``"dnxhr"`` (DNxHR HQX); the last two need a ``.mov`` target,
+        are 10-bit 4:2:2, tagged BT.709, with 24-bit PCM audio, and ignore ``crf``. Any
+        other value is an ffmpeg video encoder overriding the format's default (e.g.
+        ``"libx265"``).
     audio_from : path, optional
         Video or audio file whose first audio stream is muxed in; ignored (logged) if it
         has none.
@@ -221,7 +226,8 @@ def encode_video(
     InputError
         No frames, a frame missing/unreadable/of another size, ``audio_from`` missing.
     OptionError
-        Unsupported extension, fps <= 0 or crf out of range.
+        Unsupported extension (or one the codec cannot go in), fps <= 0, crf out of
+        range, frames smaller than the codec accepts.
     OutputError
         The target cannot be written, or ffmpeg fails (its last error line is quoted).
     ResourceError
@@ -229,14 +235,19 @@ def encode_video(
 
     Notes
     -----
-    Odd widths/heights (yuv420p needs even ones) are padded by one replicated edge
-    row/column, never a black line and never resampled.
+    Odd widths/heights (4:2:0 and 4:2:2 chroma need even ones) are padded by one
+    replicated edge row/column, never a black line and never resampled; a warning says
+    so (the frames on disk keep their size).
     """
     out_path = Path(out_path)
     ext = out_path.suffix.lower()
     if ext not in OUTPUT_FORMATS:
         formats = ", ".join(OUTPUT_FORMATS)
         raise OptionError(f"cannot write video '{out_path}': unsupported format; use one of {formats}")
+    spec = CODECS.get(codec) if codec else None
+    if spec is not None and ext not in spec.extensions:
+        raise OptionError(f"cannot write video '{out_path}': {spec.label} goes into "
+                          f"{' or '.join(spec.extensions)} files; name the video {out_path.stem}{spec.extensions[0]}")
     if not fps > 0:
         raise OptionError(f"frame rate must be positive, got {fps}")
     if not _CRF_RANGE[0] <= crf <= _CRF_RANGE[1]:
@@ -248,11 +259,16 @@ def encode_video(
     paths = [Path(p) for p in frame_paths]
     if not paths:
         raise InputError(f"no frames to encode into '{out_path}'; stylize some frames first")
-    first = _read_frame_u8(paths[0])
+    deep = spec is not None and spec.editorial
+    first = _read_frame(paths[0], deep=deep)
     height, width = first.shape[:2]
+    if spec is not None:
+        check_frame_size(spec.name, (width, height))
 
     default_codec, audio_codec = OUTPUT_FORMATS[ext]
-    video_codec = codec or default_codec
+    if spec is not None and spec.audio:
+        audio_codec = spec.audio
+    video_codec = spec.encoder if spec is not None else codec or default_codec
     use_audio = False
     if audio_from is not None:
         audio_from = _existing_file(audio_from)
@@ -263,24 +279,29 @@ def encode_video(
         else:
             logger.info("'%s' has no audio stream; encoding video only", audio_from)
 
-    pad_h, pad_w = height % 2, width % 2
-    if ext == ".gif":
-        pad_h = pad_w = 0
+    even_w, even_h = (width, height) if ext == ".gif" else even_size((width, height))
+    pad_w, pad_h = even_w - width, even_h - height
+    if pad_w or pad_h:
+        logger.warning("%s: the frames are %dx%d px and %s needs even sizes, so the video is %dx%d "
+                       "(edge pixels repeated; the frames keep their size)", out_path.name, width, height,
+                       spec.label if spec is not None else video_codec, width + pad_w, height + pad_h)
     cmd = [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width + pad_w}x{height + pad_h}",
+        "-f", "rawvideo", "-pix_fmt", "rgb48le" if deep else "rgb24", "-s", f"{width + pad_w}x{height + pad_h}",
         "-framerate", _rate(fps), "-i", "pipe:0",
     ]  # fmt: skip
     if use_audio:
         duration = audio_duration_s if audio_duration_s is not None else len(paths) / fps
         cmd += ["-ss", f"{audio_start_s:.6f}", "-t", f"{duration:.6f}", "-i", str(audio_from)]
-        cmd += ["-map", "0:v:0", "-map", "1:a:0", "-c:a", audio_codec, "-b:a", _AUDIO_BITRATE]
+        cmd += ["-map", "0:v:0", "-map", "1:a:0", "-c:a", audio_codec]
+        if not audio_codec.startswith("pcm_"):
+            cmd += ["-b:a", _AUDIO_BITRATE]
         # Pad the audio with silence so the video, not the (AAC-frame granular) audio,
         # decides the length: -shortest then never drops the last video frames.
         cmd += ["-af", ",".join([*_atempo_chain(audio_tempo), "apad"]), "-shortest"]
     else:
         cmd += ["-map", "0:v:0"]
-    cmd += _video_args(ext, video_codec, crf)
+    cmd += _editorial_args(spec) if deep else _video_args(ext, video_codec, crf)
 
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,7 +311,7 @@ def encode_video(
         raise output_error(out_path, exc) from exc
     tmp = temp_path_for(out_path)
     try:
-        _run_encoder([*cmd, str(tmp)], paths, first, (pad_h, pad_w), out_path)
+        _run_encoder([*cmd, str(tmp)], paths, first, (pad_h, pad_w), out_path, deep=deep)
         os.replace(tmp, out_path)
     except OSError as exc:
         raise output_error(out_path, exc) from exc
@@ -321,6 +342,11 @@ def _rate(fps: float) -> str:
     return f"{rate.numerator}/{rate.denominator}"
 
 
+def _editorial_args(spec: Codec) -> list[str]:
+    """ProRes/DNxHR: BT.709 conversion and tags, the codec's profile, QuickTime container."""
+    return [*spec.filter_args(), "-c:v", spec.encoder, *spec.args, "-f", "mov"]
+
+
 def _video_args(ext: str, codec: str, crf: int) -> list[str]:
     if ext == ".gif":
         palette = "split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=sierra2_4a"
@@ -344,6 +370,8 @@ def _run_encoder(
     first: np.ndarray,
     pad_hw: tuple[int, int],
     out_path: Path,
+    *,
+    deep: bool = False,
 ) -> None:
     """Pipe frames into ffmpeg; raise OutputError with its last error line on failure."""
     size = first.shape[:2]
@@ -353,7 +381,7 @@ def _run_encoder(
         try:
             for index, path in enumerate(paths):
                 try:
-                    frame = first if index == 0 else _read_frame_u8(path)
+                    frame = first if index == 0 else _read_frame(path, deep=deep)
                     if frame.shape[:2] != size:
                         raise InputError(
                             f"frame '{path}' is {frame.shape[1]}x{frame.shape[0]} px but "
@@ -386,17 +414,21 @@ def _run_encoder(
             raise OutputError(f"ffmpeg could not write '{out_path}': {last}")
 
 
-def _read_frame_u8(path: Path) -> np.ndarray:
-    """Read a frame as uint8 RGB ``(H, W, 3)``."""
+def _read_frame(path: Path, *, deep: bool = False) -> np.ndarray:
+    """Read a frame as uint8 RGB ``(H, W, 3)``, or uint16 RGB with ``deep`` (8-bit files × 257)."""
     if not path.is_file():
         raise InputError(f"cannot encode: frame '{path}' not found; rerun the stylization to redo it")
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise InputError(f"cannot encode: frame '{path}' is empty or corrupt; delete it and rerun")
-    if raw.dtype == np.uint8 and raw.ndim == 3 and raw.shape[2] == 3:
-        return np.ascontiguousarray(raw[:, :, ::-1])
+    dtype = np.uint16 if deep else np.uint8
+    if raw.ndim == 3 and raw.shape[2] == 3 and raw.dtype in (np.uint8, np.uint16):
+        if raw.dtype == dtype:
+            return np.ascontiguousarray(raw[:, :, ::-1])
+        if deep:  # 8-bit → 16-bit exactly (255 → 65535)
+            return np.ascontiguousarray(raw[:, :, ::-1]).astype(np.uint16) * np.uint16(257)
     rgb = as_rgb_float(raw, path=path)
-    return np.rint(rgb * 255.0).astype(np.uint8)
+    return np.rint(rgb * float(np.iinfo(dtype).max)).astype(dtype)
 
 
 # --- probing ---------------------------------------------------------------------------

@@ -23,7 +23,8 @@ A job file looks like this (every relative path resolves against the job file's 
     end = 120                     # 1-based last frame, inclusive
     every = 2
     fps = 24
-    encode = true                 # false: frames only, no mp4
+    encode = true                 # false: frames only, no video (as codec = "none")
+    codec = "prores"              # --codec: h264 (default, .mp4), prores or dnxhr (.mov)
     output = "elsewhere/street"   # default: <output>/<name>
     [shot.overrides.video]
     long_term = [1, 2, 4]
@@ -70,6 +71,7 @@ from vidstyle.batch.options import (
     shot_options,
     single_pass_given,
 )
+from vidstyle.codecs import DEFAULT_CODEC, NO_VIDEO, check_frame_size
 from vidstyle.config import BUILTIN_INITS, Config, build_config, builtin_presets, load_preset, merge, preset_problems
 from vidstyle.errors import OptionError, VidstyleError
 from vidstyle.frames import FrameSelection, open_frames
@@ -125,7 +127,9 @@ class Shot:
     fps : float or None
         Frame rate override (folders default to 25).
     encode : bool
-        Write the mp4 after the frames.
+        Write a video after the frames.
+    codec : str
+        Its codec: "h264" (``NAME_stylized.mp4``), "prores" or "dnxhr" (``.mov``).
     frame_count : int
         Frames the selection yields (known from validation).
     masks : MaskOptions or None
@@ -149,6 +153,7 @@ class Shot:
     selection: FrameSelection = field(default_factory=FrameSelection)
     fps: float | None = None
     encode: bool = True
+    codec: str = DEFAULT_CODEC
     frame_count: int = 0
     masks: MaskOptions | None = None
     flow_dir: Path | None = None
@@ -175,7 +180,8 @@ class Shot:
                            "fps": self.fps, "encode": self.encode,
                            # only when given, so keys of shots without them stay as they were
                            **({"masks": self.masks.describe()} if self.masks else {}),  # mask files by content
-                           **({"flow_dir": str(self.flow_dir)} if self.flow_dir else {})},
+                           **({"flow_dir": str(self.flow_dir)} if self.flow_dir else {}),
+                           **({"codec": self.codec} if self.encode and self.codec != DEFAULT_CODEC else {})},
                           sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -393,6 +399,10 @@ def _shot(base: Path, batch_output: Path, index: int, entry: dict[str, Any], def
     encode = values.get("encode", True)
     if not isinstance(encode, bool):
         problems.append(f"{where}: encode must be true or false, got {encode!r}")
+    fields = job_fields(options)
+    if fields.get("codec") == NO_VIDEO:
+        encode = False
+        del fields["codec"]
 
     output = None
     if "output" in entry:
@@ -406,20 +416,25 @@ def _shot(base: Path, batch_output: Path, index: int, entry: dict[str, Any], def
     frame_count = 0
     if source is not None and selection is not None and config is not None:
         try:
-            frame_count = len(open_frames(source, selection=selection, long_side=config.size,
-                                          fps=float(fps) if fps else None))
+            frames = open_frames(source, selection=selection, long_side=config.size, fps=float(fps) if fps else None)
+            frame_count = len(frames)
         except VidstyleError as exc:
             problems.append(f"{where}: {exc}")
         else:
             if frame_count == 0:
                 problems.append(f"{where}: the selection holds no frames; check start/end/every")
+            try:
+                if encode is True:
+                    check_frame_size(fields.get("codec", DEFAULT_CODEC), frames.frame_size)
+            except OptionError as exc:
+                problems.append(f"{where}: {option_names_as_keys(str(exc))}")
     problems.extend(_option_problems(options, config, masks, frame_count, where))
     if len(problems) > before or name is None or output is None or config is None or source is None:
         return None
     return Shot(name=name, source=source.resolve(), styles=tuple(p.resolve() for p in styles),
                 output=output.resolve(), config=config, selection=selection,
                 fps=float(fps) if fps else None, encode=encode, frame_count=frame_count, masks=masks,
-                **job_fields(options))
+                **fields)
 
 
 def _checked_defaults(base: Path, defaults: dict[str, Any],

@@ -58,8 +58,9 @@ SINGLE_PASS = ("first_iterations", "frame_stop_tolerance", "frame_stop_window", 
 #: Mask options (click parameter name) → :class:`vidstyle.regions.MaskOptions` field.
 MASK_FIELDS = {"content_masks": "content_masks", "style_mask": "style_mask", "auto_k": "auto_k",
                "grabcut_rect": "grabcut", "region": "region"}
-#: Options that are fields of :class:`vidstyle.video.VideoJob` (the flow folder and cache).
-JOB_FIELDS = ("flow_dir", "cache_dir", "cache_max_gb", "no_cache")
+#: Options that are fields of :class:`vidstyle.video.VideoJob` (the flow folder and cache, the codec;
+#: ``codec = "none"`` is ``encode = false``).
+JOB_FIELDS = ("flow_dir", "cache_dir", "cache_max_gb", "no_cache", "codec")
 #: Special (non-path) values of path-like options.
 _NOT_PATHS = {"content_masks": ("auto",), "region": ("grabcut",)}
 
@@ -184,7 +185,7 @@ def mask_options(values: dict[str, Any]) -> Any:
 
 
 def job_fields(values: dict[str, Any]) -> dict[str, Any]:
-    """The :class:`vidstyle.video.VideoJob` fields among parsed options (flow folder, cache)."""
+    """The :class:`vidstyle.video.VideoJob` fields among parsed options (flow folder, cache, codec)."""
     out = {name: values[name] for name in JOB_FIELDS if values.get(name) is not None}
     for name in ("flow_dir", "cache_dir"):
         if name in out:
