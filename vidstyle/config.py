@@ -70,7 +70,7 @@ class LossSettings:
 
     Our pixels are RGB in [0, 1] and features come from torchvision-normalized VGG16,
     so the numbers differ from Ruder's (content 5, style 1e2, temporal 1e3, TV 1e-3 on
-    0–255 caffe pixels); the defaults keep the same balance (see README, "Loss weights").
+    0–255 caffe pixels); the defaults keep the same balance (see docs/options.md, "Loss weights").
     """
 
     content_weight: float = 1.0
