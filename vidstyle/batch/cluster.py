@@ -131,7 +131,7 @@ def local_cluster(*, workers: int, gpus: Sequence[str] | None = None) -> Any:
 
 @contextlib.contextmanager
 def connect(scheduler: str | None, *, workers: int, gpus: Sequence[str] | None = None,
-            gpu: bool = False) -> Iterator[Any]:
+            gpu: bool = False, security: Any = None) -> Iterator[Any]:
     """A Dask client: to ``scheduler``, or to an embedded cluster (closed on exit).
 
     Parameters
@@ -144,6 +144,8 @@ def connect(scheduler: str | None, *, workers: int, gpus: Sequence[str] | None =
         GPUs of the embedded cluster (:func:`gpu_devices`), one worker each.
     gpu : bool
         With ``scheduler``: require a worker that declares a GPU resource.
+    security : distributed.security.Security, optional
+        TLS certificates for a ``tls://`` scheduler (:func:`vidstyle.batch.security.batch_security`).
 
     Raises
     ------
@@ -162,9 +164,11 @@ def connect(scheduler: str | None, *, workers: int, gpus: Sequence[str] | None =
             cluster.close()
         return
     try:
-        client = Client(scheduler, timeout="20s")
+        client = Client(scheduler, timeout="20s", security=security)
     except (OSError, TimeoutError) as exc:
-        raise OptionError(f"cannot reach the Dask scheduler at {scheduler} ({exc}): start it with "
+        tls = (" (over TLS: the scheduler's certificate must be signed by your --tls-ca-file, yours by the CA "
+               "it trusts)") if security is not None else ""
+        raise OptionError(f"cannot reach the Dask scheduler at {scheduler}{tls} ({exc}): start it with "
                           "`dask scheduler` and workers with `dask worker ADDRESS`, or leave out --scheduler "
                           "to run on this machine") from None
     try:
@@ -172,7 +176,8 @@ def connect(scheduler: str | None, *, workers: int, gpus: Sequence[str] | None =
             client.wait_for_workers(1, timeout=WORKER_WAIT_S)
         except TimeoutError:
             raise OptionError(f"the Dask scheduler at {scheduler} has no workers: start some with "
-                              f"`dask worker {scheduler}`") from None
+                              f"`dask worker {scheduler}`" + (" --tls-ca-file … --tls-cert … --tls-key …"
+                                                              if security is not None else "")) from None
         infos = client.scheduler_info()["workers"].values()
         if gpu and not any(w.get("resources", {}).get(GPU_RESOURCE) for w in infos):
             raise OptionError(f"no worker of {scheduler} declares a GPU: start one worker per GPU with "

@@ -398,7 +398,7 @@ class _Tracker:
 def run_batch(batch: Batch, *, scheduler: str | None = None, workers: int | None = None, gpu: bool = False,
               device: str = "auto", retries: int = DEFAULT_RETRIES, flow_chunk: int = DEFAULT_FLOW_CHUNK,
               overwrite: bool = False, report: bool = True,
-              progress: BatchProgress | None = None) -> BatchResult:
+              progress: BatchProgress | None = None, security: Any = None) -> BatchResult:
     """Render every shot of ``batch`` on Dask; skips shots an earlier run finished.
 
     Parameters
@@ -428,6 +428,8 @@ def run_batch(batch: Batch, *, scheduler: str | None = None, workers: int | None
         Write ``report.html`` into the batch folder at the end.
     progress : BatchProgress, optional
         Receives progress events.
+    security : distributed.security.Security, optional
+        TLS certificates of a ``tls://`` scheduler (:func:`vidstyle.batch.security.batch_security`).
 
     Returns
     -------
@@ -461,7 +463,7 @@ def run_batch(batch: Batch, *, scheduler: str | None = None, workers: int | None
     if todo:
         workers = len(gpus) if gpus else workers or default_workers(len(todo))
         threads = max(1, (os.cpu_count() or 1) // workers) if scheduler is None else None
-        with connect(scheduler, workers=workers, gpus=gpus, gpu=gpu) as client:
+        with connect(scheduler, workers=workers, gpus=gpus, gpu=gpu, security=security) as client:
             progress.cluster(client.scheduler.address, _dashboard(client, scheduler is None),
                              len(client.scheduler_info()["workers"]))
             _run(client, todo, tracker, keys, gpu=gpu, device=device, retries=retries, flow_chunk=flow_chunk,

@@ -21,6 +21,7 @@ from vidstyle.batch.engine import (
     shot_job,
 )
 from vidstyle.batch.jobfile import JobFileError, load_jobfile
+from vidstyle.batch.security import TLSFiles, batch_security, insecure_warning
 from vidstyle.cli import EXIT_USER_ERROR, cli, start_tensorflow
 from vidstyle.cli.preview import preview_options, run_preview
 from vidstyle.errors import VidstyleError
@@ -70,7 +71,16 @@ class TqdmBatchProgress(BatchProgress):
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Batch folder (default: the job file's `output`, else renders/ beside it).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Run on an existing Dask cluster (tcp://host:8786) instead of this machine.")
+              help="Run on an existing Dask cluster (tls://host:8786, or tcp:// on loopback) instead of this "
+                   "machine.")
+@click.option("--tls-ca-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --scheduler tls://: the studio's CA (PEM) that signed the scheduler's and workers' "
+                   "certificates (default: Dask's distributed.comm.tls.ca-file).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="This machine's certificate (PEM), signed by that CA (default: distributed.comm.tls.client.cert).")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Its private key (PEM), unless the certificate file holds it (default: "
+                   "distributed.comm.tls.client.key).")
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Worker processes of the local cluster (default: one per 4 cores, at most one per shot).")
 @click.option("--gpu", is_flag=True,
@@ -87,7 +97,8 @@ class TqdmBatchProgress(BatchProgress):
 @click.option("--check", is_flag=True, help="Only validate the job file and list the shots.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html at the end.")
 @preview_options
-def batch_command(jobfile: Path, output: Path | None, scheduler: str | None, workers: int | None, gpu: bool,
+def batch_command(jobfile: Path, output: Path | None, scheduler: str | None, tls_ca_file: Path | None,
+                  tls_cert: Path | None, tls_key: Path | None, workers: int | None, gpu: bool,
                   device: str, retries: int, flow_chunk: int, overwrite: bool, check: bool, no_report: bool,
                   preview: bool, preview_frames: int) -> None:
     """Render every shot of JOBFILE (TOML) on Dask; rerun to resume, finished shots are skipped.
@@ -97,7 +108,8 @@ def batch_command(jobfile: Path, output: Path | None, scheduler: str | None, wor
       vidstyle batch shots.toml                      # this machine, overnight
       vidstyle batch shots.toml --check              # validate only
       vidstyle batch shots.toml --preview            # a few small key frames per shot, minutes
-      vidstyle batch shots.toml --scheduler tcp://render1:8786 --gpu
+      vidstyle batch shots.toml --scheduler tls://render1:8786 --gpu \\
+          --tls-ca-file ca.pem --tls-cert me.pem --tls-key me.key
     """
     try:
         batch = load_jobfile(jobfile, output=output)
@@ -106,6 +118,9 @@ def batch_command(jobfile: Path, output: Path | None, scheduler: str | None, wor
         for problem in exc.problems:
             click.echo(f"  - {problem}", err=True)
         sys.exit(EXIT_USER_ERROR)
+    security = batch_security(scheduler, TLSFiles(tls_ca_file, tls_cert, tls_key))
+    if (warning := insecure_warning(scheduler)) is not None:
+        click.echo(f"vidstyle: warning: {warning}", err=True)
     if check:
         for shot in batch.shots:
             styles = ", ".join(p.name for p in shot.styles)
@@ -121,7 +136,8 @@ def batch_command(jobfile: Path, output: Path | None, scheduler: str | None, wor
     progress = TqdmBatchProgress()
     try:
         result = run_batch(batch, scheduler=scheduler, workers=workers, gpu=gpu, device=device, retries=retries,
-                           flow_chunk=flow_chunk, overwrite=overwrite, report=not no_report, progress=progress)
+                           flow_chunk=flow_chunk, overwrite=overwrite, report=not no_report, progress=progress,
+                           security=security)
     finally:
         progress.close()
     done = len(result.shots) - len(result.failed)
