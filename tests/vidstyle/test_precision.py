@@ -73,7 +73,7 @@ def test_bfloat16_gradient_is_float32_and_points_the_same_way(content64, style64
     grads = {}
     for precision in ("float32", "bfloat16"):
         stylizer = Stylizer([style64], Config(net=NetSettings(precision=precision)))
-        loss, terms, grad = stylizer.loss_function(content)(x)
+        loss, _, grad = stylizer.loss_function(content)(x)
         assert grad.dtype == np.float32 and np.isfinite(grad).all()
         grads[precision] = (loss, grad.ravel())
     (l32, g32), (l16, g16) = grads["float32"], grads["bfloat16"]
