@@ -13,7 +13,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -182,6 +182,7 @@ def encode_video(
     audio_start_s: float = 0.0,
     audio_duration_s: float | None = None,
     audio_tempo: float = 1.0,
+    reader: Callable[[Path], np.ndarray] | None = None,
 ) -> Path:
     """Encode image files into a video, optionally with audio from another file.
 
@@ -215,6 +216,9 @@ def encode_video(
         Play the audio this many times faster, pitch kept (ffmpeg ``atempo``): the
         source's frame rate over ``fps`` when the frames are retimed, so picture and
         sound stay in sync.
+    reader : callable, optional
+        Decodes a frame file to float RGB in [0, 1] (``(H, W, 3)``) where OpenCV cannot
+        (EXR frames: :func:`vidstyle.delivery.display_reader`); default OpenCV.
 
     Returns
     -------
@@ -260,7 +264,7 @@ def encode_video(
     if not paths:
         raise InputError(f"no frames to encode into '{out_path}'; stylize some frames first")
     deep = spec is not None and spec.editorial
-    first = _read_frame(paths[0], deep=deep)
+    first = _read_frame(paths[0], deep=deep, reader=reader)
     height, width = first.shape[:2]
     if spec is not None:
         check_frame_size(spec.name, (width, height))
@@ -311,7 +315,7 @@ def encode_video(
         raise output_error(out_path, exc) from exc
     tmp = temp_path_for(out_path)
     try:
-        _run_encoder([*cmd, str(tmp)], paths, first, (pad_h, pad_w), out_path, deep=deep)
+        _run_encoder([*cmd, str(tmp)], paths, first, (pad_h, pad_w), out_path, deep=deep, reader=reader)
         os.replace(tmp, out_path)
     except OSError as exc:
         raise output_error(out_path, exc) from exc
@@ -372,6 +376,7 @@ def _run_encoder(
     out_path: Path,
     *,
     deep: bool = False,
+    reader: Callable[[Path], np.ndarray] | None = None,
 ) -> None:
     """Pipe frames into ffmpeg; raise OutputError with its last error line on failure."""
     size = first.shape[:2]
@@ -381,7 +386,7 @@ def _run_encoder(
         try:
             for index, path in enumerate(paths):
                 try:
-                    frame = first if index == 0 else _read_frame(path, deep=deep)
+                    frame = first if index == 0 else _read_frame(path, deep=deep, reader=reader)
                     if frame.shape[:2] != size:
                         raise InputError(
                             f"frame '{path}' is {frame.shape[1]}x{frame.shape[0]} px but "
@@ -414,14 +419,18 @@ def _run_encoder(
             raise OutputError(f"ffmpeg could not write '{out_path}': {last}")
 
 
-def _read_frame(path: Path, *, deep: bool = False) -> np.ndarray:
+def _read_frame(path: Path, *, deep: bool = False, reader: Callable[[Path], np.ndarray] | None = None
+                ) -> np.ndarray:
     """Read a frame as uint8 RGB ``(H, W, 3)``, or uint16 RGB with ``deep`` (8-bit files × 257)."""
     if not path.is_file():
         raise InputError(f"cannot encode: frame '{path}' not found; rerun the stylization to redo it")
+    dtype = np.uint16 if deep else np.uint8
+    if reader is not None:
+        rgb = np.clip(reader(path), 0.0, 1.0)
+        return np.rint(rgb * float(np.iinfo(dtype).max)).astype(dtype)
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise InputError(f"cannot encode: frame '{path}' is empty or corrupt; delete it and rerun")
-    dtype = np.uint16 if deep else np.uint8
     if raw.ndim == 3 and raw.shape[2] == 3 and raw.dtype in (np.uint8, np.uint16):
         if raw.dtype == dtype:
             return np.ascontiguousarray(raw[:, :, ::-1])

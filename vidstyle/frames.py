@@ -4,7 +4,8 @@
 frames in [0, 1] lazily: video files are decoded by a streaming ffmpeg process (never
 the whole clip in memory), folders are read one file at a time. Frames can be selected
 (start/end/every) and downscaled so the long side has a given length (``INTER_AREA``,
-see DESIGN.md).
+see DESIGN.md). Numbered image sequences (``shot_a.1001.exr …``, or a SOURCE pattern
+``shot_a.####.exr``; :mod:`vidstyle.sequences`) carry their frame numbers and names.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +27,20 @@ from vidstyle.images import (
     MAX_PIXELS,
     MIN_SIDE,
     as_rgb_float,
-    image_size,
     long_side_size,
     read_rgb,
     resize_to,
     save_image,
     write_atomic,
+)
+from vidstyle.plates import PlateOptions, plate_rgb, plate_size, read_plate
+from vidstyle.sequences import (
+    NumberedSequence,
+    is_pattern,
+    numbered_folder,
+    pattern_files,
+    positions_for_numbers,
+    sequence_folder,
 )
 
 __all__ = [
@@ -42,16 +51,19 @@ __all__ = [
     "FrameSource",
     "VideoInfo",
     "extract_frames",
+    "frame_selection",
+    "is_numbered",
     "list_frame_files",
     "load_frame_file",
     "natural_key",
     "open_frames",
+    "source_exists",
 ]
 
 logger = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".gif", ".webm", ".m4v")
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff", ".webp", ".exr")
 #: Frame rate assumed for a folder of frames (and a video without rate metadata).
 DEFAULT_FPS = 25.0
 _MANIFEST = ".extract.json"
@@ -139,12 +151,16 @@ class FrameSource:
         files: list[Path] | None,
         *,
         source_fps: float | None = None,
+        numbers: list[int] | None = None,
+        reader: Callable[[Path], np.ndarray] | None = None,
     ) -> None:
         self.info = info
         self._source_fps = source_fps or info.fps
         self.selection = selection
         self.long_side = long_side
         self._files = files
+        self._numbers = numbers
+        self._reader = reader or load_frame_file
         if info.frame_count is None:  # pragma: no cover - probe always counts or fails
             raise InputError(f"cannot count the frames of '{info.source}'; re-export the video")
         self.indices = selection.indices(info.frame_count)
@@ -169,6 +185,31 @@ class FrameSource:
         if self._files is None:
             return None
         return [self._files[i] for i in self.indices]
+
+    @property
+    def numbered(self) -> bool:
+        """True for a numbered image sequence (its frames keep their numbers and names)."""
+        return self._numbers is not None
+
+    @property
+    def numbers(self) -> list[int]:
+        """Frame number of each selected frame: the file numbers of a numbered sequence,
+        else 1-based positions in the source."""
+        if self._numbers is not None:
+            return [self._numbers[i] for i in self.indices]
+        return [i + 1 for i in self.indices]
+
+    @property
+    def stems(self) -> list[str] | None:
+        """File names without extension of the selected frames of a numbered sequence
+        (``shot_a.1001``), else None."""
+        files = self.files
+        return None if files is None or self._numbers is None else [p.stem for p in files]
+
+    def full_size(self) -> FrameSource:
+        """The same frames at the source's own size (no ``long_side``), read the same way."""
+        return FrameSource(self.info, self.selection, None, self._files, source_fps=self._source_fps,
+                           numbers=self._numbers, reader=self._reader if self._files is not None else None)
 
     def time_range_s(self) -> tuple[float, float]:
         """Start and duration (seconds) of the selected frames in the source.
@@ -225,7 +266,7 @@ class FrameSource:
         """Yield each selected frame; None (not decoded) at positions in ``skip``."""
         if self._files is not None:
             for pos, index in enumerate(self.indices):
-                yield None if pos in skip else self._resize(load_frame_file(self._files[index]))
+                yield None if pos in skip else self._resize(self._reader(self._files[index]))
             return
         yield from self._iter_video(skip)
 
@@ -280,15 +321,17 @@ def open_frames(
     selection: FrameSelection = FrameSelection(),
     long_side: int | None = None,
     fps: float | None = None,
+    plate: PlateOptions | None = None,
 ) -> FrameSource:
     """Open a video file or a folder of frames for lazy reading.
 
     Parameters
     ----------
     path : str or os.PathLike
-        A video file (see :data:`VIDEO_EXTENSIONS`; any file ffmpeg reads works) or a
+        A video file (see :data:`VIDEO_EXTENSIONS`; any file ffmpeg reads works), a
         folder of images (:data:`IMAGE_EXTENSIONS`, natural sort: ``frame2`` before
-        ``frame10``).
+        ``frame10``; number order for a ``NAME.NUMBER.EXT`` sequence), or a pattern
+        ``folder/shot_a.####.exr`` / ``shot_a.%04d.exr`` (:mod:`vidstyle.sequences`).
     selection : FrameSelection
         Frames to use.
     long_side : int, optional
@@ -297,6 +340,9 @@ def open_frames(
     fps : float, optional
         Frame rate of the source; overrides the video's metadata. Default: the
         video's rate, or :data:`DEFAULT_FPS` for folders.
+    plate : PlateOptions, optional
+        Read image files as plates (:func:`vidstyle.plates.plate_rgb`: straight RGB,
+        scene-linear EXR sRGB-encoded). None: as any image (alpha over white, values clipped).
 
     Returns
     -------
@@ -316,15 +362,18 @@ def open_frames(
         raise OptionError(f"long side must be >= 1 px, got {long_side}")
     if fps is not None and not fps > 0:
         raise OptionError(f"frame rate must be positive, got {fps}")
-    if not path.exists():
-        raise InputError(f"cannot read '{path}': not found; give a video file or a folder of frames")
-    if path.is_dir():
-        files = list_frame_files(path)
+    reader = None if plate is None else _plate_reader(plate)
+    if is_pattern(path) or path.is_dir():
+        sequence = _sequence(path)
+        files = sequence.files if sequence is not None else list_frame_files(path)
         size = _common_size(files)
         info = VideoInfo(
             fps=fps or DEFAULT_FPS, frame_count=len(files), size=size, has_audio=False, source=path
         )
-        return _checked(FrameSource(info, selection, long_side, files))
+        numbers = sequence.numbers if sequence is not None else None
+        return _checked(FrameSource(info, selection, long_side, files, numbers=numbers, reader=reader))
+    if not path.exists():
+        raise InputError(f"cannot read '{path}': not found; give a video file or a folder of frames")
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         raise InputError(
             f"'{path}' is a single image; give a video file or a folder of frames"
@@ -336,6 +385,85 @@ def open_frames(
         source_fps = DEFAULT_FPS
     info = VideoInfo(fps or source_fps, info.frame_count, info.size, info.has_audio, info.source)
     return _checked(FrameSource(info, selection, long_side, None, source_fps=source_fps))
+
+
+def _plate_reader(plate: PlateOptions) -> Callable[[Path], np.ndarray]:
+    def read(path: Path) -> np.ndarray:
+        return plate_rgb(read_plate(path), transfer=plate.transfer_of(path), alpha=plate.alpha_of(path))
+
+    return read
+
+
+def _sequence(path: Path) -> NumberedSequence | None:
+    """The numbered sequence a pattern or folder holds, or None for a plain folder."""
+    if is_pattern(path):
+        return pattern_files(path)
+    return numbered_folder(list_frame_files(path))
+
+
+def frame_selection(path: str | os.PathLike[str], start: int | None, end: int | None,
+                    every: int = 1) -> FrameSelection:
+    """The frames ``--start``/``--end``/``--every`` select in a SOURCE.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The SOURCE (video file, folder or pattern).
+    start, end : int or None
+        First and last frame, inclusive; None: from the first / to the last. For a
+        numbered sequence these are the files' frame numbers (``1001``), else 1-based
+        positions.
+    every : int
+        Take every n-th selected frame.
+
+    Returns
+    -------
+    FrameSelection
+        0-based positions.
+
+    Raises
+    ------
+    OptionError
+        Numbers outside the sequence, or ``end`` before ``start``.
+    InputError
+        A pattern that matches no file.
+    """
+    path = Path(path)
+    sequence = None
+    if is_pattern(path) or path.is_dir():
+        try:
+            sequence = _sequence(path)
+        except InputError:
+            if not is_pattern(path):
+                sequence = None  # an empty folder: open_frames says so
+            else:
+                raise
+    if sequence is not None:
+        lo, hi = positions_for_numbers(sequence.numbers, start, end, sequence.label)
+        return FrameSelection(start=lo, end=hi, every=every)
+    for flag, value in (("--start", start), ("--end", end)):
+        if value is not None and value < 1:
+            raise OptionError(f"{flag} {value} is not a frame of '{path}': its frames count from 1")
+    if start is not None and end is not None and end < start:
+        raise OptionError(f"--end {end} is before --start {start}: give the last frame to use (inclusive)")
+    return FrameSelection(start=(start or 1) - 1, end=end, every=every)
+
+
+def is_numbered(path: str | os.PathLike[str]) -> bool:
+    """True when SOURCE is a numbered sequence: a pattern, or a folder of ``NAME.NUMBER.EXT`` files."""
+    path = Path(path)
+    if is_pattern(path):
+        return True
+    try:
+        return path.is_dir() and _sequence(path) is not None
+    except InputError:
+        return False
+
+
+def source_exists(path: str | os.PathLike[str]) -> bool:
+    """True when SOURCE names something to read: a file, a folder, or a pattern in a folder."""
+    path = Path(path)
+    return path.exists() or (is_pattern(path) and sequence_folder(path).is_dir())
 
 
 def _checked(source: FrameSource) -> FrameSource:
@@ -421,7 +549,7 @@ def _common_size(files: list[Path]) -> tuple[int, int]:
     """Header size of every file; InputError on an unreadable one or a size mismatch."""
     first_size = None
     for path in files:
-        size = image_size(path)
+        size = plate_size(path)
         if size is None:
             raise InputError(f"cannot read frame '{path}': file is empty or corrupt; re-export it")
         if first_size is None:
@@ -441,6 +569,7 @@ def extract_frames(
     out_dir: str | os.PathLike[str],
     *,
     pattern: str = "frame_{:05d}.png",
+    bit_depth: int = 8,
 ) -> list[Path]:
     """Write each selected frame as an image file (atomic), resuming earlier runs.
 
@@ -452,6 +581,8 @@ def extract_frames(
         Destination folder (created).
     pattern : str
         File name pattern formatted with the 1-based position in the selection.
+    bit_depth : {8, 16}
+        Bits per channel of the files (16 keeps 16-bit and float plates' precision).
 
     Returns
     -------
@@ -469,6 +600,8 @@ def extract_frames(
     out_dir = Path(out_dir)
     paths = [out_dir / pattern.format(pos + 1) for pos in range(len(source))]
     key = _source_key(source, pattern)
+    if bit_depth != 8:  # only then, so folders extracted before keep their key
+        key["bit_depth"] = bit_depth
     manifest = out_dir / _MANIFEST
     previous = None
     if manifest.is_file():
@@ -488,7 +621,7 @@ def extract_frames(
             logger.info("resuming extraction: %d of %d frames already there", len(done), len(paths))
         for pos, frame in enumerate(source._iter(skip=done)):
             if frame is not None:
-                save_image(paths[pos], frame)
+                save_image(paths[pos], frame, bit_depth=bit_depth)
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise InputError(

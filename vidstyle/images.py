@@ -33,6 +33,7 @@ __all__ = [
     "load_image",
     "long_side_size",
     "output_error",
+    "read_raw",
     "read_rgb",
     "resize_long_side",
     "resize_to",
@@ -118,6 +119,27 @@ def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """
     path = Path(path)
     return as_rgb_float(_read_raw(path), path=path)
+
+
+def read_raw(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode an image file with its own pixel type and channels (BGR(A) order, as OpenCV).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Image file (JPEG EXIF orientation applied).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W)`` or ``(H, W, C)`` uint8, uint16 or float array.
+
+    Raises
+    ------
+    InputError
+        The file is missing, empty or corrupt.
+    """
+    return _read_raw(Path(path))
 
 
 def as_rgb_float(raw: np.ndarray, *, path: Path | None = None, bgr: bool = True) -> np.ndarray:
@@ -414,6 +436,11 @@ def _read_raw(path: Path) -> np.ndarray:
         raise InputError(f"cannot read '{path}': {exc.strerror}; check its permissions") from exc
     if not head:
         raise InputError(f"cannot read '{path}': file is empty; re-export it as PNG/JPEG")
+    if path.suffix.lower() == ".exr":  # values as stored (scene-linear EXR looks dark here)
+        from vidstyle.exr import read_exr
+
+        rgb = read_exr(path).astype(np.float32)
+        return np.ascontiguousarray(rgb[:, :, [2, 1, 0, 3][: rgb.shape[2]]])
     # JPEG: IMREAD_COLOR applies the EXIF orientation that IMREAD_UNCHANGED ignores.
     flags = cv2.IMREAD_COLOR if head.startswith(_JPEG_MAGIC) else cv2.IMREAD_UNCHANGED
     raw = None

@@ -6,8 +6,9 @@ render stylizes its first frame (configured init, no flow, no temporal term), at
 working size (:func:`preview_long_side`), and writes into ``OUTPUT/preview/``::
 
     contact_sheet.png        per frame: its number, the input above the stylized frame
-    frame_00001.png …        the stylized frames, numbered like OUTPUT/frames/
-    input_00001.png …        their inputs at the preview size
+    frame_00001.png …        the stylized frames, named like OUTPUT/frames/ (shot_a.1001.png …
+                             for a numbered sequence), always 8-bit PNG
+    input_00001.png …        their inputs at the preview size (input_shot_a.1001.png …)
     preview.json             frames, size, iterations and seconds of this preview
 
 The look is the full settings' own: preset, styles, weights, init, colour preservation,
@@ -77,7 +78,7 @@ class PreviewResult:
     contact_sheet : Path
         The sheet PNG.
     frames : list of int
-        1-based positions in the selection of the previewed frames (names of ``frames/``).
+        1-based positions in the selection of the previewed frames.
     files : list of Path
         Their stylized frames.
     size : (int, int)
@@ -218,6 +219,14 @@ def _clear(folder: Path) -> None:
     for pattern in ("frame_*.png", "input_*.png"):
         for path in folder.glob(pattern):
             path.unlink()
+    try:  # plate-named frames are listed in the manifest
+        listed = json.loads((folder / PREVIEW_MANIFEST).read_text()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        listed = []
+    for name in listed if isinstance(listed, list) else []:
+        if isinstance(name, str) and Path(name).name == name and name.endswith(".png"):
+            (folder / name).unlink(missing_ok=True)
+            (folder / f"input_{name}").unlink(missing_ok=True)
 
 
 def render_preview(job: VideoJob, config: Config, *, frames: int = DEFAULT_PREVIEW_FRAMES,
@@ -254,7 +263,7 @@ def render_preview(job: VideoJob, config: Config, *, frames: int = DEFAULT_PREVI
     folder = job.output / PREVIEW_DIR
     _check_inputs(job, config, folder)
     small = preview_config(config)
-    source = open_frames(job.source, selection=job.selection, long_side=small.size, fps=job.fps)
+    source = open_frames(job.source, selection=job.selection, long_side=small.size, fps=job.fps, plate=job.plate)
     positions = preview_positions(len(source), frames)
     if not positions:
         raise InputError(f"{job.source}: the selection holds no frames; check --start/--end/--every")
@@ -273,21 +282,24 @@ def render_preview(job: VideoJob, config: Config, *, frames: int = DEFAULT_PREVI
 
     prepare_output_dir(folder)
     _clear(folder)
+    stems = source.stems  # a numbered sequence's file names, else frame_00001 …
     outputs, files = [], []
     for k, (position, content) in enumerate(zip(positions, images, strict=True)):
         if track is not None and isinstance(stylizer, PhotorealStylizer):
             stylizer.set_frame(track.frame_masks(k, feather=small.photoreal.region_feather))
         image = stylizer.stylize(content, iterations=small.optimizer.first_iterations).image
         outputs.append(image)
-        files.append(folder / f"frame_{position + 1:05d}.png")
+        name = f"{stems[position]}.png" if stems else f"frame_{position + 1:05d}.png"
+        files.append(folder / name)
         save_image(files[-1], image)
-        save_image(folder / f"input_{position + 1:05d}.png", content)
+        save_image(folder / (f"input_{name}" if stems else f"input_{position + 1:05d}.png"), content)
         if progress is not None:
             progress(k + 1, len(positions))
 
     numbers = [p + 1 for p in positions]
-    sources = [source.indices[p] + 1 for p in positions]
-    labels = [f"frame {n}" if n == s else f"frame {n} (source {s})" for n, s in zip(numbers, sources, strict=True)]
+    sources = [source.numbers[p] for p in positions]  # file numbers of a numbered sequence
+    labels = [f"frame {s}" if source.numbered else f"frame {n}" if n == s else f"frame {n} (source {s})"
+              for n, s in zip(numbers, sources, strict=True)]
     sheet = contact_sheet(images, outputs, labels)
     sheet_path = folder / CONTACT_SHEET
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
@@ -298,7 +310,8 @@ def render_preview(job: VideoJob, config: Config, *, frames: int = DEFAULT_PREVI
     manifest = {"frames": numbers, "source_frames": sources, "of": len(source),
                 "size": list(source.frame_size), "render_size": [full_hw[1], full_hw[0]],
                 "iterations": small.optimizer.first_iterations, "seconds": round(seconds, 2),
-                "styles": [str(p) for p in job.styles], "config": small.to_dict()}
+                "styles": [str(p) for p in job.styles], "config": small.to_dict(),
+                "files": [p.name for p in files]}
     write_atomic(folder / PREVIEW_MANIFEST, (json.dumps(manifest, indent=1, default=str) + "\n").encode())
     return PreviewResult(folder, sheet_path, numbers, files, source.frame_size, small.optimizer.first_iterations,
                          seconds)

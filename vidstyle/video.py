@@ -30,13 +30,16 @@ from flow.store import FlowSettings, FlowStore, compute_flows
 from vidstyle import __version__
 from vidstyle.codecs import CODECS, DEFAULT_CODEC, check_frame_size
 from vidstyle.config import Config
+from vidstyle.delivery import Delivery, deliver_frames, display_reader, plan_delivery
 from vidstyle.encode import encode_video
 from vidstyle.errors import InputError
 from vidstyle.frames import FrameSelection, FrameSource, extract_frames, load_frame_file, open_frames
 from vidstyle.images import save_image, write_atomic
 from vidstyle.optimize import Result, Step
 from vidstyle.photoreal import wants_photoreal
+from vidstyle.plates import PlateOptions, alpha_region, read_plate
 from vidstyle.regions import MaskOptions
+from vidstyle.sequences import sequence_folder, sequence_stem
 from vidstyle.stylize import Stylizer, TemporalTarget, load_style_images
 from vidstyle.temporal import multipass_init, temporal_target, temporal_targets, warped_init
 from vidstyle.workspace import NOTES_KEY, Workspace, check_overlaps, default_cache_dir
@@ -99,6 +102,7 @@ class VideoJob:
     video_name: str | None = None  # default NAME_stylized + the codec's extension
     fps: float | None = None
     masks: MaskOptions | None = None  # segmentation / region-only (vidstyle.regions)
+    plate: PlateOptions = field(default_factory=PlateOptions)  # output format/size, transfer, alpha (vidstyle.plates)
 
 
 def _file_digest(path: Path) -> str:
@@ -130,6 +134,9 @@ def job_settings(job: VideoJob, config: Config, source: FrameSource) -> dict[str
     }
     if job.masks is not None:
         settings["masks"] = job.masks.describe()
+    output = plan_delivery(source, job.plate).settings()
+    if output is not None:  # plate jobs only: a plain job's settings stay as they were
+        settings["output"] = output
     return settings
 
 
@@ -145,7 +152,7 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
     """
     progress = progress or VideoProgress()
     start = time.perf_counter()
-    source = open_frames(job.source, selection=job.selection, long_side=config.size, fps=job.fps)
+    source = open_frames(job.source, selection=job.selection, long_side=config.size, fps=job.fps, plate=job.plate)
     if len(source) == 0:
         raise InputError(f"{job.source}: the selection holds no frames; check --start/--end/--every")
     if job.encode:  # e.g. DNxHR's minimum size: refused now, not after the render
@@ -154,13 +161,15 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
     if styles_probe:
         raise InputError(f"style image '{styles_probe[0]}' not found: check the STYLE argument")
     ws, _, config = claim_workspace(job, config, source, overwrite=overwrite)
+    delivery = plan_delivery(source, job.plate)
 
     progress.stage("extract", len(source))
-    inputs = extract_frames(source, ws.input_dir)
+    inputs = extract_frames(source, ws.input_dir, bit_depth=16 if delivery.deep else 8)
     progress.advance(len(inputs), len(inputs))
     first = load_frame_file(inputs[0])
     styles = load_style_images(job.styles, first.shape[:2])
-    photoreal = wants_photoreal(config, job.masks)  # its stylizer is built once flows exist
+    alpha = _alpha_regions(source, delivery, first.shape[:2])
+    photoreal = wants_photoreal(config, job.masks) or alpha is not None  # stylizer built once flows exist
     stylizer = None if photoreal else Stylizer(styles, config, color_reference=first)
 
     video = config.video
@@ -177,13 +186,19 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
                               progress=progress.advance)
 
     renderer = _Renderer(ws, stylizer, config, inputs, store, progress)
+    renderer.bit_depth = 16 if ws.staged else 8
+    renderer.extra = [{"number": n, **({"file": delivery.names[k]} if delivery.names else {})}
+                      for k, n in enumerate(delivery.numbers)] if source.numbered else None
     if photoreal:
-        renderer.on_frame = photoreal_frames(ws, config, job.masks, inputs, styles, store)
+        renderer.on_frame = photoreal_frames(ws, config, job.masks, inputs, styles, store, alpha=alpha)
         renderer.stylizer = renderer.on_frame.stylizer
     if video.passes == 1:
-        resumed = renderer.single_pass(ws.frames_dir)
+        resumed = renderer.single_pass(ws.results_dir)
     else:
         resumed = renderer.multi_pass()
+    if ws.staged:  # another size, format or alpha: frames/ is made from stylized/ and the plates
+        progress.stage("deliver", len(inputs))
+        deliver_frames(ws, source, delivery, progress=progress.advance)
     frames = [ws.frame_path(ws.frames_dir, i) for i in range(len(inputs))]
 
     out_video = None
@@ -194,7 +209,7 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
         out_video = encode_video(frames, job.output / name, fps=source.fps, crf=video.crf, codec=job.codec,
                                  audio_from=job.source if source.info.has_audio else None,
                                  audio_start_s=audio_start, audio_duration_s=audio_duration,
-                                 audio_tempo=source.audio_tempo)
+                                 audio_tempo=source.audio_tempo, reader=display_reader(delivery))
         progress.advance(1, 1)
     return VideoResult(job.output, frames, out_video, resumed, time.perf_counter() - start, ws.read_log(),
                        precision=(ws.recorded_settings() or {}).get(NOTES_KEY, {}).get("precision", ""))
@@ -203,13 +218,13 @@ def render_video(job: VideoJob, config: Config, *, progress: VideoProgress | Non
 def video_file_name(job: VideoJob) -> str:
     """The encoded video's file name inside the output folder: NAME_stylized.mp4 (H.264) or .mov
     (ProRes, DNxHR)."""
-    stem = job.source.stem if job.source.is_file() else job.source.name
+    stem = sequence_stem(job.source)
     return job.video_name or f"{stem}_stylized{CODECS[job.codec].extensions[0]}"
 
 
 def job_inputs(job: VideoJob, config: Config) -> dict[str, Path | None]:
     """Every file or folder the user gave, by option name (for :func:`check_overlaps`)."""
-    inputs: dict[str, Path | None] = {"SOURCE": job.source, "--flow-dir": job.flow_dir}
+    inputs: dict[str, Path | None] = {"SOURCE": sequence_folder(job.source), "--flow-dir": job.flow_dir}
     for k, style in enumerate(job.styles):
         inputs[f"STYLE {k + 1}" if len(job.styles) > 1 else "STYLE"] = Path(style)
     init = config.optimizer.init
@@ -240,7 +255,7 @@ def claim_workspace(job: VideoJob, config: Config, source: FrameSource, *,
     config the job runs with.
     """
     check_overlaps(job.output, job_inputs(job, config), video_name=video_file_name(job) if job.encode else None)
-    ws = Workspace(job.output)
+    ws = plan_delivery(source, job.plate).workspace(job.output)
     config, reason = config.with_precision(recorded=None if overwrite else ws.recorded_precision())
     logger.info("precision: %s (%s)", config.net.precision, reason)
     resumed = ws.claim(job_settings(job, config, source), overwrite=overwrite,
@@ -250,7 +265,7 @@ def claim_workspace(job: VideoJob, config: Config, source: FrameSource, *,
 
 def pairs_needed(ws: Workspace, n: int, offsets: Sequence[int], passes: int) -> list[tuple[int, int]]:
     """Flow pairs (i, j) that the frames not yet rendered read (warp, temporal loss, scene cut)."""
-    final = ws.frames_dir
+    final = ws.results_dir
     left = [j for j in range(n) if not ws.frame_path(final, j).is_file()]
     if not left:
         return []
@@ -268,6 +283,8 @@ class _Renderer:
         self.inputs, self.store, self.progress = list(inputs), store, progress
         self.n = len(self.inputs)
         self.on_frame = None  # called as on_frame(i) before frame i is optimized (photoreal masks)
+        self.bit_depth = 8  # of the result files (16 when staged: quantized once, on delivery)
+        self.extra: list[dict[str, Any]] | None = None  # per frame: plate number and file name for the log
         self.starts: dict[int, str] = {}  # frames not warm-started from their predecessor, and why
 
     def content(self, i: int) -> np.ndarray:
@@ -275,8 +292,9 @@ class _Renderer:
 
     def _finish(self, folder: Path, i: int, result, pass_number: int, seconds: float) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        save_image(self.ws.frame_path(folder, i), result.image)
-        record = {"frame": i + 1, "pass": pass_number, "iterations": result.iterations,
+        save_image(self.ws.frame_path(folder, i), result.image, bit_depth=self.bit_depth)
+        record = {"frame": i + 1, **(self.extra[i] if self.extra else {}), "pass": pass_number,
+                  "iterations": result.iterations,
                   "loss": result.loss, "terms": result.terms, "seconds": round(seconds, 3),
                   "stopped_early": result.stopped_early, "stop": result.stop_reason}
         if i in self.starts:
@@ -357,9 +375,9 @@ class _Renderer:
             order = range(self.n) if forward else range(self.n - 1, -1, -1)
             resumed += self._render(folder, order, number, optimize_frame)
         last = self.ws.pass_dir(video.passes)
-        self.ws.frames_dir.mkdir(parents=True, exist_ok=True)
+        self.ws.results_dir.mkdir(parents=True, exist_ok=True)
         for i in range(self.n):
-            final = self.ws.frame_path(self.ws.frames_dir, i)
+            final = self.ws.frame_path(self.ws.results_dir, i)
             if not final.is_file():
                 write_atomic(final, self.ws.frame_path(last, i).read_bytes())
         return resumed
@@ -390,22 +408,38 @@ class _Renderer:
         return self.stylizer.finish(result, content)
 
 
+def _alpha_regions(source: FrameSource, delivery: Delivery, shape_hw: tuple[int, int]):
+    """``region(i)`` → (H, W) {0, 1} of the non-transparent pixels of frame i, or None when the
+    plate has no alpha or ``--no-alpha-mask`` (the style statistics then see every pixel)."""
+    files = source.files
+    if files is None or not delivery.info.alpha or not delivery.options.alpha_mask:
+        return None
+    return lambda i: alpha_region(read_plate(files[i]), shape_hw)
+
+
 class _PhotorealFrames:
     """Per-frame masks for a :class:`~vidstyle.photoreal.PhotorealStylizer` over a clip."""
 
-    def __init__(self, stylizer, track, feather: float):
-        self.stylizer, self.track, self.feather = stylizer, track, feather
+    def __init__(self, stylizer, track, feather: float, alpha=None):
+        self.stylizer, self.track, self.feather, self.alpha = stylizer, track, feather, alpha
 
     def __call__(self, i: int) -> None:
-        self.stylizer.set_frame(self.track.frame_masks(i, feather=self.feather))
+        masks = self.track.frame_masks(i, feather=self.feather)
+        if self.alpha is not None:  # transparent pixels leave the style statistics (a region)
+            from vidstyle.photoreal import FrameMasks
+
+            inside = self.alpha(i)
+            masks = FrameMasks(masks.labels, inside if masks.region is None else masks.region * inside)
+        self.stylizer.set_frame(masks)
 
 
 def photoreal_frames(ws: Workspace, config: Config, masks: MaskOptions | None, inputs: Sequence[Path],
-                     styles: Sequence[np.ndarray], store: FlowStore | None) -> _PhotorealFrames:
+                     styles: Sequence[np.ndarray], store: FlowStore | None, *, alpha=None) -> _PhotorealFrames:
     """The photoreal stylizer and its per-frame mask hook; labels live in OUTDIR/labels/.
 
     Labels of other settings were removed when the workspace was claimed, so the folder only
-    holds this job's labels (kept for resume).
+    holds this job's labels (kept for resume). ``alpha(i)``, when given, is frame i's
+    non-transparent region (RGBA plates, :func:`_alpha_regions`), multiplied into its region.
     """
     from vidstyle.photoreal import PhotorealStylizer
     from vidstyle.regions import MaskTrack
@@ -421,8 +455,8 @@ def photoreal_frames(ws: Workspace, config: Config, masks: MaskOptions | None, i
     stylizer = PhotorealStylizer(styles, config, style_labels=None if track is None else track.style_labels,
                                  color_reference=load_frame_file(inputs[0]))
     if track is None:
-        return _PhotorealFrames(stylizer, _NoMasks(), 0.0)
-    return _PhotorealFrames(stylizer, track, config.photoreal.region_feather)
+        return _PhotorealFrames(stylizer, _NoMasks(), 0.0, alpha)
+    return _PhotorealFrames(stylizer, track, config.photoreal.region_feather, alpha)
 
 
 class _NoMasks:

@@ -6,13 +6,18 @@ Layout of ``OUTDIR``::
     input/               selected input frames at working size (frame_00001.png …)
     flow/                flows + reliability maps (artistic-videos names)
     pass01/ pass02/ …    multi-pass intermediates (multi-pass runs only)
-    frames/              final stylized frames (frame_00001.png …)
+    stylized/            working-size results (frame_00001.png …, 16-bit) when frames/ holds
+                         another size, format or alpha (they are made from these)
+    frames/              final stylized frames: the plates' names for a numbered sequence
+                         (shot_a.1001.png …), else frame_00001.png …
     labels/              per-frame labels/regions of --photoreal/--region runs
     log.jsonl            one JSON line per finished frame (iterations, losses, seconds)
     <name>.mp4           the encoded video
 
 A frame file exists only once it is finished (atomic writes), so resuming means
-skipping the frames that exist.
+skipping the frames that exist. Only ``frames/`` (and the video) carry the plates' names;
+the folders vidstyle reads back itself (input/, flow/, passNN/, stylized/, labels/) are
+numbered by position in the selection, 1-based. settings.json records the names.
 
 The folder may also hold the user's own files (e.g. masks made with ``vidstyle masks -o
 OUTDIR/masks``): only the names above are ever written or deleted, and
@@ -37,15 +42,46 @@ NOTES_KEY = "notes"  # settings.json entries kept for the user, not compared on 
 LOG_FILE = "log.jsonl"
 FRAME_PATTERN = "frame_{:05d}.png"
 #: Everything vidstyle writes in an output folder besides pass01/… and the encoded video.
-GENERATED = ("frames", "input", "flow", "labels", "settings.json", "log.jsonl", "done.json")
-GENERATED_FOLDERS = ("frames", "input", "flow", "labels")
+GENERATED = ("frames", "input", "flow", "labels", "stylized", "settings.json", "log.jsonl", "done.json")
+GENERATED_FOLDERS = ("frames", "input", "flow", "labels", "stylized")
+#: settings.json key of the output description (names, format, size) of plate jobs.
+OUTPUT_KEY = "output"
 
 
 @dataclass(frozen=True)
 class Workspace:
-    """Paths inside one job's output folder."""
+    """Paths inside one job's output folder.
+
+    Attributes
+    ----------
+    root : Path
+        The output folder.
+    names : tuple of str or None
+        File names of the frames in ``frames/`` (the plates' names); None: frame_00001.png ….
+    staged : bool
+        Results are rendered into ``stylized/`` and written to ``frames/`` by
+        :mod:`vidstyle.delivery` (another size, format, bit depth or alpha).
+    """
 
     root: Path
+    names: tuple[str, ...] | None = None
+    staged: bool = False
+
+    @classmethod
+    def of(cls, root: Path) -> Workspace:
+        """The workspace of an existing output folder, names and staging as its settings.json records."""
+        ws = cls(Path(root))
+        output = (ws.recorded_settings() or {}).get(OUTPUT_KEY)
+        if not isinstance(output, dict):
+            return ws
+        names = output.get("names")
+        return cls(ws.root, tuple(names) if isinstance(names, list) else None, bool(output.get("staged")))
+
+    def recorded_numbers(self) -> list[int] | None:
+        """Frame numbers of the selected frames as recorded in settings.json (plate jobs), or None."""
+        output = (self.recorded_settings() or {}).get(OUTPUT_KEY)
+        numbers = output.get("numbers") if isinstance(output, dict) else None
+        return numbers if isinstance(numbers, list) else None
 
     @property
     def input_dir(self) -> Path:
@@ -60,6 +96,16 @@ class Workspace:
         return self.root / "frames"
 
     @property
+    def stylized_dir(self) -> Path:
+        """Working-size results of a staged job (:attr:`staged`)."""
+        return self.root / "stylized"
+
+    @property
+    def results_dir(self) -> Path:
+        """Where the renderer writes the final working-size results: ``stylized/`` or ``frames/``."""
+        return self.stylized_dir if self.staged else self.frames_dir
+
+    @property
     def labels_dir(self) -> Path:
         """Per-frame labels and regions of a --photoreal/--region job."""
         return self.root / "labels"
@@ -72,7 +118,10 @@ class Workspace:
         return self.root / f"pass{number:02d}"
 
     def frame_path(self, folder: Path, index: int) -> Path:
-        """Frame file for 0-based ``index`` (1-based in the name)."""
+        """Frame file for 0-based ``index``: the plate's name in ``frames/`` when :attr:`names`
+        are set, else ``frame_00001.png`` … (1-based)."""
+        if self.names is not None and folder == self.frames_dir:
+            return folder / self.names[index]
         return folder / FRAME_PATTERN.format(index + 1)
 
     # ---- settings manifest ----------------------------------------------------------

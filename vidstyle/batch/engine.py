@@ -165,8 +165,10 @@ def is_finished(shot: Shot, key: str | None = None) -> bool:
     marker = read_done(shot.output)
     if marker is None or marker.get("key") != (key or shot.key()):
         return False
-    frames = shot.output / "frames"
-    if not all((frames / f"frame_{i + 1:05d}.png").is_file() for i in range(shot.frame_count)):
+    from vidstyle.workspace import Workspace
+
+    ws = Workspace.of(shot.output)  # frames/ names as the shot's settings.json records them
+    if not all(ws.frame_path(ws.frames_dir, i).is_file() for i in range(shot.frame_count)):
         return False
     return not (shot.encode and not (marker.get("video") and (shot.output / marker["video"]).is_file()))
 
@@ -227,7 +229,7 @@ def shot_job(shot: Shot, cache_dir: Path | None = None, *, jobs: int | None = 1)
     return VideoJob(source=shot.source, styles=shot.styles, output=shot.output, selection=shot.selection,
                     flow_dir=shot.flow_dir, cache_dir=shot.cache_dir or cache_dir, cache_max_gb=shot.cache_max_gb,
                     no_cache=shot.no_cache, jobs=jobs, encode=shot.encode, codec=shot.codec, fps=shot.fps,
-                    masks=shot.masks)
+                    masks=shot.masks, plate=shot.plate)
 
 
 def _prepare_task(shot: Shot, overwrite: bool, device: str, threads: int | None,
@@ -236,14 +238,16 @@ def _prepare_task(shot: Shot, overwrite: bool, device: str, threads: int | None,
     _event(shot.name, "start")
     try:
         _tensorflow_ready(device, threads, own_gpu)
+        from vidstyle.delivery import plan_delivery
         from vidstyle.frames import extract_frames, open_frames
         from vidstyle.video import claim_workspace
 
-        source = open_frames(shot.source, selection=shot.selection, long_side=shot.config.size, fps=shot.fps)
+        source = open_frames(shot.source, selection=shot.selection, long_side=shot.config.size, fps=shot.fps,
+                             plate=shot.plate)
         # Same checks and claim as render_video, so a folder of other settings fails before any work.
         ws, _, _ = claim_workspace(shot_job(shot), shot.config, source, overwrite=overwrite)
         (shot.output / DONE_FILE).unlink(missing_ok=True)  # only once the folder is this shot's
-        inputs = extract_frames(source, ws.input_dir)
+        inputs = extract_frames(source, ws.input_dir, bit_depth=16 if plan_delivery(source, shot.plate).deep else 8)
     except _user_errors() as exc:
         return {"ok": False, "error": str(exc)}
     return {"ok": True, "inputs": [str(p) for p in inputs]}
@@ -262,7 +266,7 @@ def _flow_task(prepared: dict[str, Any], shot: Shot, pairs: Sequence[tuple[int, 
     video = shot.config.video
     offsets = video.flow_offsets()
     # A resumed shot only needs the pairs of the frames it has left.
-    ws = Workspace(shot.output)
+    ws = Workspace.of(shot.output)
     needed = set(pairs_needed(ws, len(inputs), offsets, video.passes))
     pairs = [(i, j) for i, j in pairs if (i, j) in needed]
     _event(shot.name, "flow", pairs=len(pairs))

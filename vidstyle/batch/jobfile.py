@@ -13,14 +13,14 @@ A job file looks like this (every relative path resolves against the job file's 
 
     [[shot]]
     name = "intro"                # folder name of the shot (default: the input's stem)
-    input = "clips/intro.mp4"     # a video file or a folder of frames
+    input = "clips/intro.mp4"     # a video file, a folder of frames, or plates/shot_a.####.exr
 
     [[shot]]
     input = "clips/street"
     style = ["styles/a.png", "styles/b.png"]
     preset = "artistic"
-    start = 10                    # 1-based first frame, like `vidstyle video --start`
-    end = 120                     # 1-based last frame, inclusive
+    start = 10                    # first frame, like `vidstyle video --start` (1-based, or the
+    end = 120                     # file numbers of a numbered sequence: 1001); last, inclusive
     every = 2
     fps = 24
     encode = true                 # false: frames only, no video (as codec = "none")
@@ -67,6 +67,7 @@ from vidstyle.batch.options import (
     mask_options,
     option_names_as_keys,
     parse_options,
+    plate_options,
     settings_layer,
     shot_options,
     single_pass_given,
@@ -74,9 +75,11 @@ from vidstyle.batch.options import (
 from vidstyle.codecs import DEFAULT_CODEC, NO_VIDEO, check_frame_size
 from vidstyle.config import BUILTIN_INITS, Config, build_config, builtin_presets, load_preset, merge, preset_problems
 from vidstyle.errors import OptionError, VidstyleError
-from vidstyle.frames import FrameSelection, open_frames
+from vidstyle.frames import FrameSelection, frame_selection, is_numbered, open_frames, source_exists
 from vidstyle.images import image_size
+from vidstyle.plates import PlateOptions
 from vidstyle.regions import MaskOptions
+from vidstyle.sequences import is_pattern, pattern_files, sequence_stem
 
 #: Preset used when neither the shot nor the defaults name one (as ``vidstyle video``).
 DEFAULT_PRESET = "fast"
@@ -160,6 +163,7 @@ class Shot:
     cache_dir: Path | None = None
     cache_max_gb: float | None = None
     no_cache: bool = False
+    plate: PlateOptions = field(default_factory=PlateOptions)
 
     def key(self) -> str:
         """Hash of everything that determines the shot's results (checked on rerun).
@@ -168,7 +172,10 @@ class Shot:
         by content, so an edited input or style makes a finished shot run again.
         """
         stamp = hashlib.sha256()
-        files = sorted(self.source.iterdir()) if self.source.is_dir() else [self.source]
+        if is_pattern(self.source):
+            files = pattern_files(self.source).files
+        else:
+            files = sorted(self.source.iterdir()) if self.source.is_dir() else [self.source]
         for path in files:
             if path.is_file():
                 stat = path.stat()
@@ -181,7 +188,8 @@ class Shot:
                            # only when given, so keys of shots without them stay as they were
                            **({"masks": self.masks.describe()} if self.masks else {}),  # mask files by content
                            **({"flow_dir": str(self.flow_dir)} if self.flow_dir else {}),
-                           **({"codec": self.codec} if self.encode and self.codec != DEFAULT_CODEC else {})},
+                           **({"codec": self.codec} if self.encode and self.codec != DEFAULT_CODEC else {}),
+                           **({"plate": self.plate.describe()} if self.plate != PlateOptions() else {})},
                           sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -269,18 +277,23 @@ def _settings(base: Path, preset: Any, layers: list[dict[str, Any]], where: str,
         return None
 
 
-def _selection(entry: dict[str, Any], where: str, problems: list[str]) -> FrameSelection | None:
+def _selection(entry: dict[str, Any], source: Path | None, where: str, problems: list[str]) -> FrameSelection | None:
     values = {}
-    for key, default in (("start", 1), ("end", None), ("every", 1)):
+    first = 0 if source is not None and is_numbered(source) else 1  # file numbers may start at 0
+    for key, default, least in (("start", None, first), ("end", None, first), ("every", 1, 1)):
         value = entry.get(key, default)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            problems.append(f"{where}: {key} must be a whole number ≥ 1 (frames count from 1), got {value!r}")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            counting = "frame numbers of the sequence" if least == 0 else "frames count from 1"
+            problems.append(f"{where}: {key} must be a whole number ≥ {least} ({counting}), got {value!r}")
             return None
         values[key] = value
-    try:  # start/end are 1-based and end inclusive, as `vidstyle video --start/--end`
-        return FrameSelection(start=values["start"] - 1, end=values["end"], every=values["every"])
-    except OptionError as exc:
-        problems.append(f"{where}: {exc}")
+    if source is None:
+        return None
+    try:  # inclusive frame numbers, as `vidstyle video --start/--end`
+        return frame_selection(source, values["start"], values["end"], values["every"])
+    except VidstyleError as exc:
+        message = option_names_as_keys(str(exc)).replace("--start", "start").replace("--end", "end")
+        problems.append(f"{where}: {message}")
         return None
 
 
@@ -349,11 +362,12 @@ def _shot(base: Path, batch_output: Path, index: int, entry: dict[str, Any], def
         problems.append(p)
     else:
         source = _resolve(base, entry["input"])
-        if not source.exists():
+        if not source_exists(source):
             problems.append(f"{where}: input {source} not found; give a video file or a folder of frames")
             source = None
 
-    name = raw_name if raw_name is not None else (source.stem if source is not None else None)
+    default_name = None if source is None else sequence_stem(source) if is_pattern(source) else source.stem
+    name = raw_name if raw_name is not None else default_name
     if raw_name is not None and (not isinstance(raw_name, str) or not _NAME.match(raw_name)):
         problems.append(f"{where}: name must be letters, digits, '.', '_' or '-' (it names a folder), "
                         f"got {raw_name!r}")
@@ -390,7 +404,12 @@ def _shot(base: Path, batch_output: Path, index: int, entry: dict[str, Any], def
         masks = mask_options(options)
     except OptionError as exc:
         problems.append(f"{where}: {option_names_as_keys(str(exc))}")
-    selection = _selection(values, where, problems)
+    selection = _selection(values, source, where, problems)
+    try:
+        plate = plate_options(options)
+    except OptionError as exc:
+        problems.append(f"{where}: {option_names_as_keys(str(exc))}")
+        plate = PlateOptions()
 
     fps = values.get("fps")
     if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0):
@@ -416,7 +435,8 @@ def _shot(base: Path, batch_output: Path, index: int, entry: dict[str, Any], def
     frame_count = 0
     if source is not None and selection is not None and config is not None:
         try:
-            frames = open_frames(source, selection=selection, long_side=config.size, fps=float(fps) if fps else None)
+            frames = open_frames(source, selection=selection, long_side=config.size, fps=float(fps) if fps else None,
+                                 plate=plate)
             frame_count = len(frames)
         except VidstyleError as exc:
             problems.append(f"{where}: {exc}")
@@ -434,7 +454,7 @@ def _shot(base: Path, batch_output: Path, index: int, entry: dict[str, Any], def
     return Shot(name=name, source=source.resolve(), styles=tuple(p.resolve() for p in styles),
                 output=output.resolve(), config=config, selection=selection,
                 fps=float(fps) if fps else None, encode=encode, frame_count=frame_count, masks=masks,
-                **fields)
+                plate=plate, **fields)
 
 
 def _checked_defaults(base: Path, defaults: dict[str, Any],

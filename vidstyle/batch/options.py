@@ -61,6 +61,8 @@ MASK_FIELDS = {"content_masks": "content_masks", "style_mask": "style_mask", "au
 #: Options that are fields of :class:`vidstyle.video.VideoJob` (the flow folder and cache, the codec;
 #: ``codec = "none"`` is ``encode = false``).
 JOB_FIELDS = ("flow_dir", "cache_dir", "cache_max_gb", "no_cache", "codec")
+#: Options that are fields of :class:`vidstyle.plates.PlateOptions` (output format and size, transfer, alpha).
+PLATE_FIELDS = ("output_format", "output_size", "input_transfer", "alpha", "alpha_mask")
 #: Special (non-path) values of path-like options.
 _NOT_PATHS = {"content_masks": ("auto",), "region": ("grabcut",)}
 
@@ -85,7 +87,7 @@ def shot_options() -> dict[str, click.Option]:
     from vidstyle.cli.video import video_command
 
     placed = ({key for _, _, key, _ in STYLE_FLAGS} | {f"photoreal_{key}" for _, key, _ in PHOTOREAL_FLAGS}
-              | set(VIDEO_SETTINGS) | set(MASK_FIELDS) | set(JOB_FIELDS))
+              | set(VIDEO_SETTINGS) | set(MASK_FIELDS) | set(JOB_FIELDS) | set(PLATE_FIELDS))
     options = {}
     for param in video_command.params:
         if not isinstance(param, click.Option) or param.name in NOT_SHOT_KEYS:
@@ -182,6 +184,13 @@ def mask_options(values: dict[str, Any]) -> Any:
 
     given = {field: values[name] for name, field in MASK_FIELDS.items() if values.get(name) is not None}
     return MaskOptions(**given) if given else None
+
+
+def plate_options(values: dict[str, Any]) -> Any:
+    """:class:`vidstyle.plates.PlateOptions` of parsed options (defaults for those not given)."""
+    from vidstyle.plates import PlateOptions
+
+    return PlateOptions(**{name: values[name] for name in PLATE_FIELDS if values.get(name) is not None})
 
 
 def job_fields(values: dict[str, Any]) -> dict[str, Any]:

@@ -198,11 +198,12 @@ def shot_report(output: Path, *, name: str | None = None, status: str | None = N
 
     ``frames`` is the shot's frame count when known (else the extracted input frames).
     """
-    ws = Workspace(Path(output))
+    ws = Workspace.of(Path(output))
     inputs = sorted(ws.input_dir.glob("frame_*.png")) if ws.input_dir.is_dir() else []
     count = len(inputs)
-    stylized = [ws.frame_path(ws.frames_dir, i) for i in range(count)]
-    finished = sum(p.is_file() for p in stylized)
+    finished = sum(ws.frame_path(ws.frames_dir, i).is_file() for i in range(count))
+    # Measured on the working-size results (stylized/ of a plate job, beside input/ and flow/).
+    stylized = [ws.frame_path(ws.results_dir, i) for i in range(count)]
     marker = _read_json(ws.root / "done.json")
     preview = ws.root / PREVIEW_DIR / CONTACT_SHEET
     preview = preview if preview.is_file() else None
@@ -276,23 +277,25 @@ def contact_sheet(shot: ShotReport, *, samples: int = CONTACT_FRAMES,
     Returns
     -------
     (np.ndarray, list of int) or None
-        RGB uint8 sheet and the 1-based frame numbers of its columns; None without frames.
+        RGB uint8 sheet and the frame numbers of its columns (a numbered sequence's file numbers,
+        else 1-based positions); None without frames.
     """
     if shot.frames == 0:
         return None
     picks = sorted({round(float(x)) for x in np.linspace(0, shot.frames - 1, min(samples, shot.frames))})
-    ws = Workspace(shot.output)
+    ws = Workspace.of(shot.output)
+    recorded = ws.recorded_numbers()
     gap = 4
     columns, numbers = [], []
     for index in picks:
         top = _tile(ws.input_dir / FRAME_PATTERN.format(index + 1), height)
         if top is None:
             continue
-        bottom = _tile(ws.frame_path(ws.frames_dir, index), height)
+        bottom = _tile(ws.frame_path(ws.results_dir, index), height)
         if bottom is None or bottom.shape != top.shape:
             bottom = np.full_like(top, 235)  # not stylized (yet)
         columns.append(np.concatenate([top, np.full((gap, top.shape[1], 3), 255, np.uint8), bottom]))
-        numbers.append(index + 1)
+        numbers.append(recorded[index] if recorded and index < len(recorded) else index + 1)
     if not columns:
         return None
     spacer = np.full((columns[0].shape[0], gap, 3), 255, np.uint8)

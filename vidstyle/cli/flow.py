@@ -52,7 +52,7 @@ def flow_command(source: Path, output: Path, method: str, offsets: tuple[int, ..
     from vidstyle.images import prepare_output_dir, save_image
     from vidstyle.workspace import default_cache_dir
 
-    frames = open_frames(source, selection=selection_from(start, end, every), long_side=size)
+    frames = open_frames(source, selection=selection_from(source, start, end, every), long_side=size)
     if not claim_flow_dir(output):
         raise FlowError(f"{output} holds files vidstyle did not make, and vidstyle never writes into such a folder: "
                         "choose a new or empty folder for -o (flows made by another tool go to "

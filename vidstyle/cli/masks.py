@@ -68,7 +68,7 @@ def masks_command(source: Path, output: Path, auto_k: int | None, style: Path | 
         from flow.store import FlowSettings, compute_flows
         from vidstyle.video import default_cache_dir
 
-        frames_source = open_frames(source, selection=selection_from(start, end, every), long_side=size)
+        frames_source = open_frames(source, selection=selection_from(source, start, end, every), long_side=size)
         with tempfile.TemporaryDirectory(prefix="vidstyle-masks-") as tmp:
             inputs = extract_frames(frames_source, Path(tmp) / "input")
             store = None

@@ -14,7 +14,8 @@ from vidstyle.cli.preview import preview_options, run_preview
 from vidstyle.cli.setup import config_from_flags
 from vidstyle.codecs import CODEC_CHOICES, CODECS, DEFAULT_CODEC, NO_VIDEO
 from vidstyle.errors import OptionError
-from vidstyle.frames import FrameSelection
+from vidstyle.frames import FrameSelection, frame_selection
+from vidstyle.plates import ALPHA_MODES, OUTPUT_FORMATS, OUTPUT_SIZES, TRANSFERS
 
 DEFAULT_VIDEO_PRESET = "fast"
 
@@ -23,15 +24,47 @@ def selection_options(func):
     """--start/--end/--every (shared by video and flow)."""
     func = click.option("--every", type=click.IntRange(1), default=1, show_default=True,
                         help="Use every N-th frame.")(func)
-    func = click.option("--end", type=click.IntRange(1), default=None,
-                        help="Last frame to use (1-based, inclusive).")(func)
-    func = click.option("--start", type=click.IntRange(1), default=1, show_default=True,
-                        help="First frame to use (1-based).")(func)
+    func = click.option("--end", type=click.IntRange(0), default=None,
+                        help="Last frame to use, inclusive (a number like --start).")(func)
+    func = click.option("--start", type=click.IntRange(0), default=None,
+                        help="First frame to use: the file's frame number for a numbered sequence "
+                             "(shot_a.1001.exr → 1001), else 1-based (default: the first).")(func)
     return func
 
 
-def selection_from(start: int, end: int | None, every: int) -> FrameSelection:
-    return FrameSelection(start=start - 1, end=end, every=every)
+def selection_from(source: Path, start: int | None, end: int | None, every: int) -> FrameSelection:
+    """The frames --start/--end/--every select in SOURCE (frame numbers of a numbered sequence)."""
+    return frame_selection(source, start, end, every)
+
+
+def plate_options(func):
+    """--output-format/--output-size/--input-transfer/--alpha/--alpha-mask (video)."""
+    func = click.option("--alpha-mask/--no-alpha-mask", "alpha_mask", default=None,
+                        help="Leave fully transparent pixels of RGBA plates out of the style statistics "
+                             "(default on).")(func)
+    func = click.option("--alpha", "alpha", type=click.Choice(ALPHA_MODES), default=None,
+                        help="RGB of RGBA plates is straight or premultiplied (default auto: premultiplied "
+                             "for EXR, straight otherwise); the network sees straight RGB and the frames "
+                             "are written as the plate was.")(func)
+    func = click.option("--input-transfer", type=click.Choice(TRANSFERS), default=None,
+                        help="Plate values are scene-linear (sRGB-encoded for the network, decoded again "
+                             "on write) or display-referred sRGB (default auto: linear for EXR).")(func)
+    func = click.option("--output-size", type=click.Choice(OUTPUT_SIZES), default=None,
+                        help="Frames at the working --size (default) or at the plate's own size "
+                             "(upsampled guided by the plate, edges kept).")(func)
+    func = click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default=None,
+                        help="Frames as 8-bit PNG, 16-bit PNG, 16-bit TIFF or half-float EXR (default auto: "
+                             "like the plate: png for 8-bit and video, png16 for 16-bit, exr for EXR).")(func)
+    return func
+
+
+def plate_from(output_format, output_size, input_transfer, alpha, alpha_mask):
+    """PlateOptions of the plate flags (defaults for those not given)."""
+    from vidstyle.plates import PlateOptions
+
+    given = {"output_format": output_format, "output_size": output_size, "input_transfer": input_transfer,
+             "alpha": alpha, "alpha_mask": alpha_mask}
+    return PlateOptions(**{k: v for k, v in given.items() if v is not None})
 
 
 def video_codec(codec: str | None, *, no_video: bool, crf: int | None) -> str:
@@ -54,7 +87,7 @@ def video_codec(codec: str | None, *, no_video: bool, crf: int | None) -> str:
 
 
 @cli.command("video")
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path), metavar="SOURCE")
 @click.argument("styles", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (frames, flow, log and the encoded video).")
@@ -92,15 +125,17 @@ def video_codec(codec: str | None, *, no_video: bool, crf: int | None) -> str:
 @click.option("--fps", type=float, default=None, help="Frame rate of a frame folder (default 25).")
 @click.option("--no-video", is_flag=True, help="Write frames only, no encoded video (same as --codec none).")
 @click.option("--overwrite", is_flag=True, help="Discard results of other settings in OUTPUT.")
+@plate_options
 @preview_options
 @style_options
 @photoreal_options
 def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: int, end: int | None, every: int,
                   first_iterations, frame_stop_tolerance, frame_stop_window, frame_pyramid, frame_pyramid_iterations,
                   passes, multipass_temporal_from, long_term, flow_method, flow_dir, cache_dir,
-                  cache_max_gb, no_cache, jobs, codec, crf, fps, no_video, overwrite, preview, preview_frames, device,
-                  **flags) -> None:
-    """Stylize SOURCE (a video file or a folder of frames) with STYLE image(s).
+                  cache_max_gb, no_cache, jobs, codec, crf, fps, no_video, overwrite, output_format, output_size,
+                  input_transfer, alpha, alpha_mask, preview, preview_frames, device, **flags) -> None:
+    """Stylize SOURCE (a video file, a folder of frames, or a sequence pattern such as
+    plates/shot_a.####.exr) with STYLE image(s).
 
     Rerun the same command to resume after an interruption.
 
@@ -109,6 +144,7 @@ def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: i
       vidstyle video clip.mp4 starry.jpg -o out/
       vidstyle video frames/ starry.jpg -o out/ --preset artistic --long-term 1,2,4
       vidstyle video clip.mp4 starry.jpg -o out/ --passes 15 --iterations 100
+      vidstyle video plates/shot_a.####.exr starry.jpg -o out/ --start 1001 --output-size source
     """
     optimizer_flags = {"first_iterations": first_iterations, "frame_tolerance": frame_stop_tolerance,
                        "frame_window": frame_stop_window, "frame_pyramid": frame_pyramid,
@@ -129,7 +165,8 @@ def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: i
             raise OptionError(f"{ignored[0]} applies to single-pass rendering (every multi-pass frame gets "
                               "--iterations): drop it, or use --passes 1")
     codec = video_codec(codec, no_video=no_video, crf=crf)
-    selection = selection_from(start, end, every)
+    selection = selection_from(source, start, end, every)
+    plate = plate_from(output_format, output_size, input_transfer, alpha, alpha_mask)
     start_tensorflow(device)
     from vidstyle.cli.video_progress import TqdmVideoProgress
     from vidstyle.video import VideoJob, render_video
@@ -137,7 +174,7 @@ def video_command(source: Path, styles: tuple[Path, ...], output: Path, start: i
     job = VideoJob(source=source, styles=styles, output=output, selection=selection, flow_dir=flow_dir,
                    cache_dir=cache_dir, cache_max_gb=cache_max_gb, no_cache=no_cache, jobs=jobs,
                    encode=codec != NO_VIDEO, codec=DEFAULT_CODEC if codec == NO_VIDEO else codec, fps=fps,
-                   masks=masks)
+                   masks=masks, plate=plate)
     if preview:  # key frames at a small size into OUTPUT/preview/; the render there is not touched
         return run_preview(job, config, frames=preview_frames)
     progress = TqdmVideoProgress()
