@@ -174,7 +174,7 @@ def positions_for_numbers(numbers: list[int], start: int | None, end: int | None
     start, end : int or None
         First and last frame number wanted; None: from the first / to the last. A number
         that falls in a gap starts at the next frame (``start``) or ends at the previous one
-        (``end``).
+        (``end``); an ``end`` after the last frame ends at the last one.
     label : str
         The sequence's name for messages.
 
@@ -187,12 +187,14 @@ def positions_for_numbers(numbers: list[int], start: int | None, end: int | None
     Raises
     ------
     OptionError
-        ``start`` after the last frame, ``end`` before the first, or no frame between them.
+        ``start`` outside the sequence, ``end`` before the first frame, or no frame between them.
     """
     first, last = numbers[0], numbers[-1]
     where = f"{label} holds frames {first}–{last} (--start/--end are its frame numbers)"
     lo = 0
     if start is not None:
+        if start < first:
+            raise OptionError(f"--start {start} is before the first frame: {where}")
         if start > last:
             raise OptionError(f"--start {start} is after the last frame: {where}")
         lo = next(k for k, n in enumerate(numbers) if n >= start)

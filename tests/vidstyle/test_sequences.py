@@ -60,13 +60,11 @@ def test_positions_for_numbers_with_gaps():
     assert positions_for_numbers(numbers, 1002, 1005, "s") == (1, 3)
     assert positions_for_numbers(numbers, 1003, None, "s") == (2, None)  # a gap starts at the next frame
     assert positions_for_numbers(numbers, None, 1004, "s") == (0, 2)
-    for start, end, message in ((1, None, None), (1007, None, "after the last"), (None, 1000, "before the first"),
-                                (1003, 1004, "no frame between")):
-        if message is None:
-            assert positions_for_numbers(numbers, start, end, "s") == (0, None)
-        else:
-            with pytest.raises(OptionError, match=message):
-                positions_for_numbers(numbers, start, end, "s")
+    assert positions_for_numbers(numbers, 1005, 9999, "s") == (2, 4)  # an end past the last is the last
+    for start, end, message in ((1, None, "--start 1 is before the first"), (1007, None, "after the last"),
+                                (None, 1000, "before the first"), (1003, 1004, "no frame between")):
+        with pytest.raises(OptionError, match=message):
+            positions_for_numbers(numbers, start, end, "s")
 
 
 def test_open_frames_carries_numbers_and_names(tmp_path):

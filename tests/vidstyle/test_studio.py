@@ -187,3 +187,18 @@ alpha_mask = false
     assert shot.plate == PlateOptions(output_format="tiff16", output_size="source", input_transfer="srgb",
                                       alpha="premultiplied", alpha_mask=False)
     assert shot.key() != dataclasses.replace(shot, plate=PlateOptions()).key()
+
+
+def test_plate_mistakes_are_one_line_errors(tmp_path, style_file, cli_fails):
+    plates = tmp_path / "plates"
+    for k in range(2):
+        _write(plates / f"shot_a.{1001 + k}.png", _plate(k))
+    base = ["video", str(plates / "shot_a.####.png"), str(style_file), "--size", "64", "--codec", "none"]
+    for extra, message in ((["-o", str(tmp_path / "o"), "--start", "1"], "--start 1 is before"),
+                           (["-o", str(tmp_path / "o"), "--end", "2000", "--start", "1003"], "after the last frame"),
+                           (["-o", str(plates)], "is the input folder")):
+        code, _, err = cli_fails(*base, *extra)
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 2 and message in lines[-1] and "Traceback" not in err, err
+    code, _, err = cli_fails("video", str(tmp_path / "shot_b.####.png"), str(style_file), "-o", str(tmp_path / "x"))
+    assert code == 2 and "no frames match" in err
