@@ -202,3 +202,53 @@ def test_plate_mistakes_are_one_line_errors(tmp_path, style_file, cli_fails):
         assert code == 2 and message in lines[-1] and "Traceback" not in err, err
     code, _, err = cli_fails("video", str(tmp_path / "shot_b.####.png"), str(style_file), "-o", str(tmp_path / "x"))
     assert code == 2 and "no frames match" in err
+
+
+def test_batch_shot_of_plates_keeps_names_and_alpha_and_is_skipped_when_done(tmp_path, style_file):
+    from vidstyle.batch import load_jobfile, run_batch
+
+    plates = tmp_path / "plates"
+    for k in range(3):
+        _write(plates / f"shot_a.{1001 + k}.png", _plate(k), depth=16, alpha=_alpha(48, 64))
+    job = tmp_path / "job.toml"
+    job.write_text(f'''
+output = "renders"
+[defaults]
+style = "{style_file}"
+[defaults.overrides]
+size = 64
+[defaults.overrides.optimizer]
+iterations = 2
+pyramid = 1
+[[shot]]
+input = "plates/shot_a.####.png"
+start = 1002
+encode = false
+''')
+    result = run_batch(load_jobfile(job), workers=1, flow_chunk=1)
+    assert [s.status for s in result.shots] == ["done"]
+    frames = tmp_path / "renders" / "shot_a" / "frames"
+    assert _frames_of(frames) == ["shot_a.1002.png", "shot_a.1003.png"]
+    for name in ("shot_a.1002.png", "shot_a.1003.png"):
+        out = cv2.imread(str(frames / name), cv2.IMREAD_UNCHANGED)
+        plate = cv2.imread(str(plates / name), cv2.IMREAD_UNCHANGED)
+        assert out.dtype == np.uint16 and out[..., 3].tobytes() == plate[..., 3].tobytes()
+    assert "1002, 1003" in result.report.read_text()  # the contact sheet's columns, by plate number
+    again = run_batch(load_jobfile(job), workers=1, report=False)
+    assert [s.status for s in again.shots] == ["skipped"]
+
+
+def test_preview_of_plates_uses_their_names(tmp_path, style_file):
+    from vidstyle.preview import render_preview
+
+    plates = tmp_path / "plates"
+    for k in range(3):
+        _write(plates / f"shot_a.{1001 + k}.png", _plate(k))
+    job = VideoJob(plates, (style_file,), tmp_path / "o", selection=frame_selection(plates, 1001, 1003))
+    result = render_preview(job, _config(), frames=2)
+    assert [p.name for p in result.files] == ["shot_a.1001.png", "shot_a.1003.png"]
+    manifest = json.loads((result.folder / "preview.json").read_text())
+    assert manifest["source_frames"] == [1001, 1003]
+    again = render_preview(job, _config(), frames=1)  # the earlier preview's frames are cleared
+    assert _frames_of(again.folder) == ["contact_sheet.png", "input_shot_a.1001.png", "preview.json",
+                                        "shot_a.1001.png"]
