@@ -29,7 +29,16 @@ import numpy as np
 
 from vidstyle.frames import FrameSource, load_frame_file
 from vidstyle.images import resize_to
-from vidstyle.plates import PlateInfo, PlateOptions, output_extension, output_pixels, plate_rgb, read_plate, write_plate
+from vidstyle.plates import (
+    PlateInfo,
+    PlateOptions,
+    output_extension,
+    output_pixels,
+    output_premultiplied,
+    plate_rgb,
+    read_plate,
+    write_plate,
+)
 from vidstyle.upsample import guided_upsample
 from vidstyle.workspace import FRAME_PATTERN, OUTPUT_KEY, Workspace
 
@@ -100,7 +109,7 @@ def plan_delivery(source: FrameSource, options: PlateOptions) -> Delivery:
     """
     files = source.files
     info = PlateInfo("uint8", False, source.info.size) if files is None else _probe(files[0], source)
-    resolved = options.resolved(info)
+    resolved = options.resolved(info, None if files is None else files[0])
     size = source.info.size if resolved.output_size == "source" else source.frame_size
     ext = output_extension(resolved.output_format)
     stems = source.stems
@@ -115,7 +124,7 @@ def _probe(path: Path, source: FrameSource) -> PlateInfo:
     from vidstyle.plates import probe_plate
 
     probed = probe_plate(path)
-    return PlateInfo(probed.kind, probed.alpha, source.info.size)
+    return PlateInfo(probed.kind, probed.alpha, source.info.size, probed.tiff)
 
 
 def _guides(source: FrameSource, positions: list[int], delivery: Delivery) -> Iterator[tuple[int, Any]]:
@@ -178,7 +187,8 @@ def deliver_frames(ws: Workspace, source: FrameSource, delivery: Delivery, *,
             stylized = guided_upsample(stylized, guide)
         elif stylized.shape[:2] != (delivery.size[1], delivery.size[0]):
             stylized = resize_to(stylized, (delivery.size[1], delivery.size[0]))
-        write_plate(targets[pos], output_pixels(stylized, raw, delivery.options, plate_is_exr=plate_is_exr))
+        write_plate(targets[pos], output_pixels(stylized, raw, delivery.options, plate_is_exr=plate_is_exr),
+                    premultiplied=output_premultiplied(delivery.options))
         done += 1
         if progress is not None:
             progress(done, n)
@@ -192,7 +202,7 @@ def display_reader(delivery: Delivery) -> Callable[[Path], np.ndarray] | None:
     if delivery.options.output_format != "exr":
         return None
     transfer = delivery.options.input_transfer if delivery.info.kind == "exr" else "linear"
-    alpha_mode = delivery.options.alpha
+    alpha_mode = "premultiplied"  # every EXR vidstyle writes (output_premultiplied)
 
     def read(path: Path) -> np.ndarray:
         raw = read_plate(path)

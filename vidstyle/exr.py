@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from flow.io import atomic_path
-from vidstyle.errors import InputError, OptionError
+from vidstyle.errors import InputError, OptionError, OutputError
 from vidstyle.images import output_error
 
 __all__ = ["EXR_HINT", "exr_backend", "exr_size", "read_exr", "write_exr"]
@@ -164,3 +164,6 @@ def write_exr(path: str | os.PathLike[str], image: np.ndarray) -> None:
                     handle.write(str(tmp))
     except OSError as exc:
         raise output_error(path, exc) from exc
+    except RuntimeError as exc:  # the OpenEXR bindings report write failures so
+        raise OutputError(f"cannot write '{path}': {exc}; check the disk and permissions or choose another -o") \
+            from exc

@@ -42,6 +42,7 @@ __all__ = [
     "linear_to_srgb",
     "output_extension",
     "output_pixels",
+    "output_premultiplied",
     "plate_alpha",
     "plate_rgb",
     "plate_size",
@@ -122,17 +123,24 @@ class PlateOptions:
         return "linear" if Path(path).suffix.lower() == ".exr" else "srgb"
 
     def alpha_of(self, path: Path) -> str:
-        """"straight" or "premultiplied" for a plate file (auto: premultiplied for EXR)."""
+        """"straight" or "premultiplied" for a plate file (auto: premultiplied for EXR and for a
+        TIFF whose ExtraSamples tag says associated alpha, straight otherwise)."""
         if self.alpha != "auto":
             return self.alpha
-        return "premultiplied" if Path(path).suffix.lower() == ".exr" else "straight"
+        suffix = Path(path).suffix.lower()
+        if suffix == ".exr" or (suffix in (".tif", ".tiff") and _tiff_associated_alpha(Path(path))):
+            return "premultiplied"
+        return "straight"
 
-    def resolved(self, info: PlateInfo) -> PlateOptions:
-        """These options with every "auto" replaced by what it means for this plate."""
+    def resolved(self, info: PlateInfo, first: Path | None = None) -> PlateOptions:
+        """These options with every "auto" replaced by what it means for this plate (``first``:
+        its first file, whose tags may say more)."""
         fmt = self.output_format
         if fmt == "auto":
             fmt = {"uint8": "png", "uint16": "png16", "float": "png16", "exr": "exr"}[info.kind]
-        sample = Path(f"plate{'.exr' if info.kind == 'exr' else '.png'}")
+            if info.tiff and fmt == "png16":
+                fmt = "tiff16"
+        sample = first or Path(f"plate{'.exr' if info.kind == 'exr' else '.png'}")
         return dataclasses.replace(self, output_format=fmt, input_transfer=self.transfer_of(sample),
                                    alpha=self.alpha_of(sample))
 
@@ -148,6 +156,8 @@ class PlateInfo:
     ----------
     kind : {"uint8", "uint16", "float", "exr"}
         Pixel type ("uint8" for video files).
+    tiff : bool
+        The plate is a TIFF (deep TIFF plates are written back as TIFF by default).
     alpha : bool
         It has an alpha channel.
     size : (int, int)
@@ -157,11 +167,23 @@ class PlateInfo:
     kind: str
     alpha: bool
     size: tuple[int, int]
+    tiff: bool = False
 
     @property
     def deep(self) -> bool:
         """More than 8 bits per channel (16-bit, float or EXR)."""
         return self.kind != "uint8"
+
+
+def _tiff_associated_alpha(path: Path) -> bool:
+    """True when a TIFF's ExtraSamples tag marks its alpha as associated (premultiplied)."""
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as handle:
+            return any(int(v) == 1 for v in (handle.pages[0].extrasamples or ()))  # 1: ASSOCALPHA
+    except Exception:  # not a TIFF tifffile reads: no tag to go by
+        return False
 
 
 def read_plate(path: str | os.PathLike[str]) -> np.ndarray:
@@ -285,7 +307,8 @@ def probe_plate(path: str | os.PathLike[str] | None) -> PlateInfo:
         kind = "uint16"
     else:
         kind = "float"
-    return PlateInfo(kind, raw.shape[2] == 4, (raw.shape[1], raw.shape[0]))
+    return PlateInfo(kind, raw.shape[2] == 4, (raw.shape[1], raw.shape[0]),
+                     Path(path).suffix.lower() in (".tif", ".tiff"))
 
 
 def output_extension(output_format: str) -> str:
@@ -346,7 +369,8 @@ def output_pixels(stylized: np.ndarray, plate: np.ndarray | None, options: Plate
     of the straight plate) has the stylized linear RGB multiplied by ``m``, so highlights keep
     their exposure in the stylized colour; negative plate values are clipped to 0. Integer
     formats hold sRGB code values clipped to [0, 1]. Premultiplied plates are written
-    premultiplied (stylized straight RGB × alpha); the alpha channel is the plate's,
+    premultiplied (stylized straight RGB × alpha), and so is every EXR (the OpenEXR
+    convention), see :func:`output_premultiplied`; the alpha channel is the plate's,
     bit-exact when the output has the plate's pixel type and size.
     """
     fmt = options.output_format
@@ -364,7 +388,7 @@ def output_pixels(stylized: np.ndarray, plate: np.ndarray | None, options: Plate
         if plate is not None and options.input_transfer == "linear":
             straight = _resized(_straight(plate, options.alpha), size_hw)
             values = values * np.maximum(straight.max(axis=2, keepdims=True), 1.0)
-    if alpha is not None and options.alpha == "premultiplied":
+    if alpha is not None and output_premultiplied(options):
         values = values * (alpha.astype(np.float32)[:, :, None] / np.float32(_scale(alpha)))
     if dtype == np.float16:
         pixels = values.astype(np.float16)
@@ -376,8 +400,16 @@ def output_pixels(stylized: np.ndarray, plate: np.ndarray | None, options: Plate
     return pixels
 
 
-def write_plate(path: str | os.PathLike[str], pixels: np.ndarray) -> None:
-    """Write :func:`output_pixels` output atomically: EXR for ``.exr``, else PNG/TIFF by extension.
+def output_premultiplied(options: PlateOptions) -> bool:
+    """Whether frames with alpha are written premultiplied: as the plate (``options.alpha``),
+    and always for EXR (OpenEXR defines its RGB as premultiplied)."""
+    return options.output_format == "exr" or options.alpha == "premultiplied"
+
+
+def write_plate(path: str | os.PathLike[str], pixels: np.ndarray, *, premultiplied: bool = False) -> None:
+    """Write :func:`output_pixels` output atomically: EXR for ``.exr``, TIFF (``tifffile``, alpha
+    tagged as associated when ``premultiplied``, else unassociated; zlib) for ``.tif``, else by
+    extension (PNG).
 
     Raises
     ------
@@ -391,5 +423,24 @@ def write_plate(path: str | os.PathLike[str], pixels: np.ndarray) -> None:
         from vidstyle.exr import write_exr
 
         write_exr(path, pixels)
+    elif path.suffix.lower() in (".tif", ".tiff"):
+        _write_tiff(path, pixels, premultiplied=premultiplied)
     else:
         save_image(path, pixels)
+
+
+def _write_tiff(path: Path, pixels: np.ndarray, *, premultiplied: bool) -> None:
+    """RGB(A) TIFF with its ExtraSamples tag (readers then know the alpha), atomically."""
+    import tifffile
+
+    from flow.io import atomic_path
+    from vidstyle.images import output_error
+
+    extra = {}
+    if pixels.shape[2] == 4:
+        extra["extrasamples"] = ["assocalpha" if premultiplied else "unassalpha"]
+    try:
+        with atomic_path(path) as tmp:
+            tifffile.imwrite(tmp, np.ascontiguousarray(pixels), photometric="rgb", compression="zlib", **extra)
+    except OSError as exc:
+        raise output_error(path, exc) from exc

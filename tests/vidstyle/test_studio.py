@@ -252,3 +252,23 @@ def test_preview_of_plates_uses_their_names(tmp_path, style_file):
     again = render_preview(job, _config(), frames=1)  # the earlier preview's frames are cleared
     assert _frames_of(again.folder) == ["contact_sheet.png", "input_shot_a.1001.png", "preview.json",
                                         "shot_a.1001.png"]
+
+
+def test_premultiplied_tiff_plates_round_trip_with_their_alpha_tag(tmp_path, style_file):
+    import tifffile
+
+    plates = tmp_path / "tif"
+    plates.mkdir()
+    alpha = _alpha(48, 64)[..., None]
+    for k in range(2):
+        premult = np.concatenate([_plate(k) * alpha, alpha], axis=2)
+        tifffile.imwrite(plates / f"fg.{k + 1:04d}.tif", np.rint(premult * 65535).astype(np.uint16),
+                         photometric="rgb", extrasamples=["assocalpha"])
+    tiff = render_video(VideoJob(plates, (style_file,), tmp_path / "t", encode=False), _config(**IDENTITY))
+    assert [p.name for p in tiff.frames] == ["fg.0001.tif", "fg.0002.tif"]  # auto: a 16-bit TIFF plate → tiff16
+    with tifffile.TiffFile(tiff.frames[0]) as handle:
+        assert [int(v) for v in handle.pages[0].extrasamples] == [1]  # associated alpha, like the plate
+        out = handle.asarray()
+    plate = tifffile.imread(plates / "fg.0001.tif")
+    assert np.array_equal(out[..., 3], plate[..., 3])
+    assert np.abs(out[..., :3].astype(int) - plate[..., :3].astype(int)).max() <= 2
