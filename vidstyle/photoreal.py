@@ -44,7 +44,6 @@ import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -57,7 +56,7 @@ from vidstyle.images import resize_to
 from vidstyle.lbfgs import ITERATIONS_PER_CALL
 from vidstyle.matting import matting_bands, smooth_affine
 from vidstyle.optimize import Result, Step
-from vidstyle.regions import MaskOptions, MaskTrack
+from vidstyle.regions import FrameMasks, MaskOptions, MaskTrack
 from vidstyle.stylize import Stylizer, TemporalTarget
 from vidstyle.tiling import full_box
 
@@ -67,22 +66,6 @@ logger = logging.getLogger(__name__)
 MASK_EPSILON = 1e-8
 #: Floor of the colour covariance eigenvalues in `recolor_by_label` (flat regions).
 RECOLOR_RIDGE = 1e-5
-
-
-@dataclass(frozen=True)
-class FrameMasks:
-    """The masks of one content frame, at the frame's working size.
-
-    Attributes
-    ----------
-    labels : (H, W) int or None
-        Label map in the DPST palette order (`segmentation.PALETTE`); None: no segmentation.
-    region : (H, W) float32 in [0, 1] or None
-        Soft region to stylize (0 outside, exactly); None: the whole frame.
-    """
-
-    labels: np.ndarray | None = None
-    region: np.ndarray | None = None
 
 
 def segmented_style_loss(features: Mapping[str, tf.Tensor], masks: Mapping[str, tf.Tensor],
@@ -201,29 +184,6 @@ def recolor_by_label(content: np.ndarray, style: np.ndarray, content_slots: np.n
         total += weight
     recolored = np.where(total[:, None] > 0, out / np.maximum(total, 1e-12)[:, None], x)
     return np.clip(recolored, 0, 1).reshape(content.shape).astype(np.float32)
-
-
-def feather_region(region: np.ndarray, width: float) -> np.ndarray:
-    """Soft-edged region weights: 0 outside (exactly), ramping to 1 inside over ``width`` px.
-
-    Parameters
-    ----------
-    region : (H, W) bool or {0, 1}
-        The region to stylize.
-    width : float
-        Feather width in pixels (0: hard edge).
-
-    Returns
-    -------
-    (H, W) float32
-        Smoothstep of the distance to the nearest outside pixel / width, clipped to [0, 1].
-    """
-    inside = np.asarray(region) > 0
-    if width <= 0 or inside.all() or not inside.any():
-        return inside.astype(np.float32)
-    distance = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 3)
-    t = np.clip(distance / width, 0.0, 1.0)
-    return np.where(inside, t * t * (3 - 2 * t), 0.0).astype(np.float32)
 
 
 def blend_region(stylized: np.ndarray, content: np.ndarray, region: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 :class:`MaskOptions` gathers the user's mask choices (``--content-masks``,
 ``--style-mask``, ``--auto-masks``, ``--grabcut``, ``--region``); :class:`MaskTrack`
-turns them into a :class:`vidstyle.photoreal.FrameMasks` per content frame. For a video,
+turns them into a :class:`FrameMasks` per content frame. For a video,
 frame 1 is segmented (mask file, k-means auto masks or GrabCut) and later frames take
 their labels from the previous frame along the backward flow
 (`segmentation.propagate_labels`), re-segmenting only where the flow is unreliable. Every
@@ -31,6 +31,45 @@ DEFAULT_AUTO_K = 3
 #: A region mask file pixel belongs to the region at or above this grey level (of 1).
 REGION_THRESHOLD = 0.5
 REGION_OUTSIDE, REGION_INSIDE = 0, 1  # labels of a region map (blue / green when written)
+
+
+@dataclass(frozen=True)
+class FrameMasks:
+    """The masks of one content frame, at the frame's working size.
+
+    Attributes
+    ----------
+    labels : (H, W) int or None
+        Label map in the DPST palette order (`segmentation.PALETTE`); None: no segmentation.
+    region : (H, W) float32 in [0, 1] or None
+        Soft region to stylize (0 outside, exactly); None: the whole frame.
+    """
+
+    labels: np.ndarray | None = None
+    region: np.ndarray | None = None
+
+
+def feather_region(region: np.ndarray, width: float) -> np.ndarray:
+    """Soft-edged region weights: 0 outside (exactly), ramping to 1 inside over ``width`` px.
+
+    Parameters
+    ----------
+    region : (H, W) bool or {0, 1}
+        The region to stylize.
+    width : float
+        Feather width in pixels (0: hard edge).
+
+    Returns
+    -------
+    (H, W) float32
+        Smoothstep of the distance to the nearest outside pixel / width, clipped to [0, 1].
+    """
+    inside = np.asarray(region) > 0
+    if width <= 0 or inside.all() or not inside.any():
+        return inside.astype(np.float32)
+    distance = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 3)
+    t = np.clip(distance / width, 0.0, 1.0)
+    return np.where(inside, t * t * (3 - 2 * t), 0.0).astype(np.float32)
 
 
 def parse_rect(text: str) -> tuple[int, int, int, int]:
@@ -276,10 +315,8 @@ class MaskTrack:
         self._cache[key] = labels
         return labels
 
-    def frame_masks(self, i: int, *, feather: float = 0.0):
-        """:class:`vidstyle.photoreal.FrameMasks` of frame ``i`` (feather: fraction of the long side)."""
-        from vidstyle.photoreal import FrameMasks, feather_region
-
+    def frame_masks(self, i: int, *, feather: float = 0.0) -> FrameMasks:
+        """:class:`FrameMasks` of frame ``i`` (feather: fraction of the long side)."""
         labels = self.labels(i) if self.options.label_source else None
         region = None
         if self.options.region is not None:

@@ -426,7 +426,7 @@ class _PhotorealFrames:
     def __call__(self, i: int) -> None:
         masks = self.track.frame_masks(i, feather=self.feather)
         if self.alpha is not None:  # transparent pixels leave the style statistics (a region)
-            from vidstyle.photoreal import FrameMasks
+            from vidstyle.regions import FrameMasks
 
             inside = self.alpha(i)
             masks = FrameMasks(masks.labels, inside if masks.region is None else masks.region * inside)
@@ -461,6 +461,6 @@ def photoreal_frames(ws: Workspace, config: Config, masks: MaskOptions | None, i
 
 class _NoMasks:
     def frame_masks(self, i: int, *, feather: float = 0.0):
-        from vidstyle.photoreal import FrameMasks
+        from vidstyle.regions import FrameMasks
 
         return FrameMasks()

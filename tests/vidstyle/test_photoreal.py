@@ -18,16 +18,14 @@ from vidstyle.errors import OptionError
 from vidstyle.images import resize_long_side
 from vidstyle.matting import laplacian_energy, matting_laplacian
 from vidstyle.photoreal import (
-    FrameMasks,
     PhotorealStylizer,
     blend_region,
-    feather_region,
     masked_grams,
     recolor_by_label,
     segmented_style_loss,
     stylize_photoreal_image,
 )
-from vidstyle.regions import MaskOptions
+from vidstyle.regions import FrameMasks, MaskOptions, feather_region
 from vidstyle.video import VideoJob, render_video
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "photoreal"

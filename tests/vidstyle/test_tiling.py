@@ -132,7 +132,8 @@ def test_targets_in_tiles_equal_the_whole_image_ones(style64, noisy):
 
 def test_photoreal_tiled_equals_untiled(style64, noisy):
     from vidstyle.config import PhotorealSettings
-    from vidstyle.photoreal import FrameMasks, PhotorealStylizer
+    from vidstyle.photoreal import PhotorealStylizer
+    from vidstyle.regions import FrameMasks
 
     content, x = noisy
     style_labels = np.zeros(style64.shape[:2], np.int32)
