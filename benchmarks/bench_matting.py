@@ -8,7 +8,7 @@ Prints a Markdown table (median wall time of ``--repeats`` runs) for
 `vidstyle.matting.matting_laplacian` at 512×218 and 1024×436 (the MPI-Sintel frame
 size), `smooth_affine` at 512×218, and the product M·V of the optimizer's loss at
 512×512 (compiled `tf.function`, float32, on the default TensorFlow device): the banded
-`vidstyle.matting.apply_banded` against the ``tf.sparse.sparse_dense_matmul`` it
+`vidstyle.banded.apply_banded` against the ``tf.sparse.sparse_dense_matmul`` it
 replaced (kept here only for the comparison; it has no deterministic GPU kernel), the
 product alone and the matting energy with its gradient (one optimizer evaluation). All
 on skimage's astronaut photo resized with INTER_AREA, ε = 1e-7, 3×3 windows.
@@ -25,8 +25,9 @@ import numpy as np
 import tensorflow as tf
 from skimage import data
 
+from vidstyle.banded import apply_banded
 from vidstyle.losses import matting_loss
-from vidstyle.matting import apply_banded, matting_bands, matting_laplacian, smooth_affine
+from vidstyle.matting import matting_bands, matting_laplacian, smooth_affine
 
 SIZES = ((512, 218), (1024, 436))  # (width, height)
 PRODUCT_SIZE = (512, 512)  # (width, height) of the M·V timing

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import tensorflow as tf
 
-from vidstyle.matting import apply_banded
+from vidstyle.banded import apply_banded
 
 
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
@@ -84,7 +84,7 @@ def matting_loss(image: tf.Tensor, bands: tf.Tensor) -> tf.Tensor:
 
     ``bands`` ((4r+1)², H, W) is the Matting Laplacian M_I of the content frame in banded
     form (`vidstyle.matting.matting_bands`, float32), applied by
-    `vidstyle.matting.apply_banded`: dense ops only, deterministic on every device. The
+    `vidstyle.banded.apply_banded`: dense ops only, deterministic on every device. The
     gradient is ``2·M_I·V_c`` (M_I is symmetric), returned from the product already
     computed for the energy, so one banded product serves both.
     """

@@ -8,8 +8,9 @@ Li et al. [3]_ (`smooth_affine`).
 
 Two forms of the same matrix: a scipy CSR matrix (`matting_laplacian`) for the host-side
 solvers, and its (4r+1)² diagonals on the pixel grid (`matting_bands`), which
-`apply_banded` multiplies with an image by shifted dense products in TensorFlow — the
-form the optimizer's loss uses, deterministic on every device.
+`vidstyle.banded.apply_banded` multiplies with an image by shifted dense products in
+TensorFlow — the form the optimizer's loss uses, deterministic on every device. This
+module is numpy and scipy only.
 
 References
 ----------
@@ -24,7 +25,6 @@ References
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse
@@ -32,13 +32,9 @@ import scipy.sparse.linalg
 
 from vidstyle.errors import InputError, OptionError
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    import tensorflow as tf
-
 __all__ = [
     "DEFAULT_EPSILON",
     "DEFAULT_SMOOTH_LAMBDA",
-    "apply_banded",
     "laplacian_energy",
     "matting_bands",
     "matting_laplacian",
@@ -325,7 +321,7 @@ def matting_bands(
 ) -> np.ndarray:
     """Matting Laplacian ``M_I`` as its (4r+1)² diagonals on the pixel grid.
 
-    The banded form of `matting_laplacian`, for `apply_banded`: M_I couples each pixel
+    The banded form of `matting_laplacian`, for `vidstyle.banded.apply_banded`: M_I couples each pixel
     only with pixels at most 2r rows and columns away, so it is stored as one (H, W)
     plane per pixel offset instead of a sparse matrix.
 
@@ -355,45 +351,6 @@ def matting_bands(
     image = _check_image(image, "image", window_radius)
     affinity, count = _matting_bands(image, float(epsilon), int(window_radius))
     return _laplacian_bands(affinity, count, int(window_radius))
-
-
-def apply_banded(bands: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
-    """Product ``M·V_c`` of a banded Laplacian and each channel of an image, in TensorFlow.
-
-    Parameters
-    ----------
-    bands : ((4r+1)², H, W) tf.Tensor
-        M from `matting_bands`, in the dtype of ``v`` (float32 for the loss).
-    v : (..., H, W) tf.Tensor
-        Image V channels first, e.g. (3, H, W); each (H, W) plane V_c is a vector in
-        row-major pixel order.
-
-    Returns
-    -------
-    (..., H, W) tf.Tensor
-        ``(M V_c)[i] = Σ_o bands[o, i] · V_c[i + offset o]``.
-
-    Notes
-    -----
-    One shifted element-wise product per band, summed with ``add_n``: V is zero-padded by
-    2r on each side and sliced at each offset, so a shift never wraps around, and the
-    bands are zero wherever the shift left the image. Only dense pad, slice, multiply
-    and add ops: deterministic on every device (TensorFlow has no deterministic GPU
-    kernel for ``tf.sparse.sparse_dense_matmul``). Channels first keeps the products
-    contiguous; at 512×512 this is about as fast on a CPU as the sparse product, and
-    with the gradient faster (see benchmarks/bench_matting.py).
-    """
-    import tensorflow as tf  # heavy; only needed by the TF loss
-
-    side = math.isqrt(bands.shape[0])
-    reach = side // 2  # 2r
-    h, w = tf.shape(v)[-2], tf.shape(v)[-1]
-    padded = tf.pad(v, [[0, 0]] * (v.shape.rank - 2) + [[reach, reach], [reach, reach]])
-    products = []
-    for o in range(side * side):
-        dy, dx = o // side, o % side  # offset + 2r: where the shifted window starts in `padded`
-        products.append(bands[o] * padded[..., dy:dy + h, dx:dx + w])
-    return tf.add_n(products)
 
 
 def smooth_affine(

@@ -7,7 +7,7 @@
 * the photorealism regularizer ``λ Σ_c V_c[O]ᵀ M_I V_c[O]`` with M_I the Matting
   Laplacian of the content frame, kept as its 25 diagonals on the pixel grid
   (`vidstyle.matting.matting_bands`) and applied by shifted dense products
-  (`vidstyle.matting.apply_banded`), which are deterministic on every device;
+  (`vidstyle.banded.apply_banded`), which are deterministic on every device;
 * Luan's two stages per frame (stage 1 without the matting term, stage 2 with it,
   initialized from stage 1), optional closed-form post-smoothing (Li et al. 2018), and
   region-only stylization (a soft-edged blend that keeps pixels outside the region

@@ -8,10 +8,10 @@ import scipy.sparse
 import tensorflow as tf
 from skimage import data, transform
 
+from vidstyle.banded import apply_banded
 from vidstyle.errors import InputError, OptionError
 from vidstyle.losses import matting_loss
 from vidstyle.matting import (
-    apply_banded,
     laplacian_energy,
     matting_bands,
     matting_laplacian,
