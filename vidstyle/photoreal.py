@@ -40,85 +40,26 @@ F. Luan, S. Paris, E. Shechtman, K. Bala, "Deep Photo Style Transfer", CVPR 2017
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
 from vidstyle import losses
-from vidstyle.config import Config
+from vidstyle.config import Config, PhotorealSettings
 from vidstyle.errors import InputError, OptionError
-from vidstyle.images import resize_to
 from vidstyle.lbfgs import ITERATIONS_PER_CALL
-from vidstyle.matting import matting_bands, smooth_affine
+from vidstyle.matting import smooth_affine
 from vidstyle.optimize import Result, Step
-from vidstyle.regions import FrameMasks, MaskOptions, MaskTrack
-from vidstyle.stylize import Stylizer, TemporalTarget
-from vidstyle.tiling import full_box
+from vidstyle.regions import MaskOptions, MaskTrack
+from vidstyle.stylize import Stylizer
+from vidstyle.terms import STYLE, LaplacianCache, PixelTerm, SegmentedStyleTerm, Stage, default_terms, with_terms
 
 logger = logging.getLogger(__name__)
 
-#: Guard of mean(M_k) for a label absent at some layer (Gram 0/0 → 0, not NaN).
-MASK_EPSILON = 1e-8
 #: Floor of the colour covariance eigenvalues in `recolor_by_label` (flat regions).
 RECOLOR_RIDGE = 1e-5
-
-
-def segmented_style_loss(features: Mapping[str, tf.Tensor], masks: Mapping[str, tf.Tensor],
-                         targets: Mapping[str, tf.Tensor], layer_weights: Mapping[str, float]) -> tf.Tensor:
-    """Luan's augmented style loss, all labels at once.
-
-    Parameters
-    ----------
-    features : {layer: (1, h, w, C)}
-        Features F of the image being optimized.
-    masks : {layer: (K, h, w)}
-        Content masks M_k carried to each layer's grid.
-    targets : {layer: (K, C, C)}
-        Style Grams G_k(a) of the same labels (`masked_grams` of the style).
-    layer_weights : {layer: float}
-        Weight of each style layer.
-
-    Returns
-    -------
-    scalar
-        ``Σ_l w_l Σ_k s_k · mean((G_k(x) − G_k(a))²)`` with ``G_k = Gram(F ⊙ M_k) /
-        (C·h·w·mean(M_k))`` and share ``s_k = mean(M_k) / Σ_j mean(M_j)``.
-
-    Notes
-    -----
-    Luan weights label k by mean(M_k); for masks that partition the frame the shares
-    already sum to 1, and normalizing keeps a region-only style (masks covering part of
-    the frame) as strong as a full-frame one. With one all-ones mask this equals
-    `losses.style_loss` (our Gram FᵀF/(h·w) divided by C there). Labels absent from the
-    frame get share 0 and a finite Gram (mean(M_k) is guarded), never NaN.
-    """
-    terms = []
-    for name, target in targets.items():
-        grams, means = masked_grams(features[name], masks[name])
-        share = means / tf.maximum(tf.reduce_sum(means), MASK_EPSILON)
-        mse = tf.reduce_mean(tf.square(grams - target), axis=[1, 2])
-        terms.append(layer_weights[name] * tf.reduce_sum(share * mse))
-    return tf.add_n(terms)
-
-
-def masked_grams(features: tf.Tensor, masks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Normalized Grams of features (1, h, w, C) under K masks (K, h, w) → (K, C, C), (K,).
-
-    ``G_k = (F ⊙ M_k)ᵀ(F ⊙ M_k) / (C·h·w·mean(M_k))``, as `losses.masked_gram_matrix`
-    for every k; the second value is mean(M_k).
-    """
-    shape = tf.shape(features)
-    masked = features * masks[..., None]  # (K, h, w, C)
-    flat = tf.reshape(masked, (tf.shape(masks)[0], shape[1] * shape[2], shape[3]))
-    size = tf.cast(shape[1] * shape[2] * shape[3], features.dtype)
-    means = tf.reduce_mean(masks, axis=[1, 2])
-    grams = tf.linalg.matmul(flat, flat, transpose_a=True)
-    return grams / (size * tf.maximum(means, MASK_EPSILON))[:, None, None], means
 
 
 def _affine_color_map(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +87,7 @@ def recolor_by_label(content: np.ndarray, style: np.ndarray, content_slots: np.n
     ----------
     content, style : (H, W, 3), (H', W', 3) float32 in [0, 1]
     content_slots, style_slots : (K, H, W), (K, H', W') {0, 1}
-        Label slot masks of content and style (`PhotorealStylizer._slot_masks`).
+        Label slot masks of content and style (`vidstyle.terms.SegmentedStyleTerm.slot_masks`).
     blur : float
         Gaussian σ (pixels) that softens the slot masks into blending weights.
     shared : float in [0, 1]
@@ -194,7 +135,14 @@ def blend_region(stylized: np.ndarray, content: np.ndarray, region: np.ndarray) 
 
 
 class PhotorealStylizer(Stylizer):
-    """A :class:`Stylizer` with segmented style, the matting term and region-only mode.
+    """A :class:`Stylizer` with Luan's terms and stages, recoloured init and region mode.
+
+    The same optimizer with another term list and stage plan (:func:`photoreal_terms`,
+    :func:`photoreal_stages`): the segmented style term in place of the style term, the
+    matting term added (off on coarse pyramid levels), and Luan's stage 1 without the
+    matting term before stage 2 with it. On top: a per-label recoloured start
+    (:meth:`initial_image`) and, when finishing, closed-form smoothing and the region
+    blend (:meth:`finish`).
 
     Parameters
     ----------
@@ -210,87 +158,24 @@ class PhotorealStylizer(Stylizer):
 
     Notes
     -----
-    Call :meth:`set_frame` with each content frame's masks before optimizing it. Label
-    slots are the labels of the style map plus one fallback slot (the whole style
-    image) that takes content labels missing from the style, so the number of masks K —
-    and with it the compiled step — stays fixed over a video.
+    Call :meth:`set_frame` with each content frame's masks before optimizing it.
     """
 
     def __init__(self, styles: Sequence[np.ndarray], config: Config, *,
                  style_labels: np.ndarray | None = None, color_reference: np.ndarray | None = None,
                  report_every: int = ITERATIONS_PER_CALL):
-        super().__init__(styles, config, color_reference=color_reference, report_every=report_every)
-        if style_labels is not None and len(self.styles) != 1:
+        if style_labels is not None and len(styles) > 1:
             raise OptionError("segmentation masks work with one style image: give a single STYLE")
         self.settings = config.photoreal
-        if self.settings.enabled and self.settings.style_weight_scale != 1:
-            # Photoreal's own style strength: the matting term keeps a stronger style photorealistic.
-            boosted = self.loss.style_weight * self.settings.style_weight_scale
-            self.loss = dataclasses.replace(self.loss, style_weight=boosted)
-        self.style_labels = None if style_labels is None else np.asarray(style_labels, np.int32)
-        self.label_set: list[int] = [] if style_labels is None else sorted(np.unique(style_labels).tolist())
-        self.frame = FrameMasks()
-        self._bands: tuple[str, tf.Tensor] | None = None  # (content key, M_I bands) of the last frame
-        self.laplacian_builds = 0  # Matting Laplacians built so far (one per distinct frame)
-        self._full_hw: tuple[int, int] | None = None  # frame size while `refine` runs its levels
+        self.laplacians = LaplacianCache(self.settings.epsilon)
+        super().__init__(styles, config, color_reference=color_reference, report_every=report_every,
+                         terms=photoreal_terms(config, style_labels, self.laplacians),
+                         stages=photoreal_stages(config.photoreal))
 
-    # ---- masks ---------------------------------------------------------------------
-    def set_frame(self, masks: FrameMasks) -> None:
-        """Use these masks for the next content frame (full working size)."""
-        self.frame = masks
-
-    def _slot_masks(self, labels: np.ndarray | None, shape_hw: tuple[int, int]) -> np.ndarray:
-        """(K, H, W) masks: one per style label, then the fallback slot."""
-        k = len(self.label_set) + 1
-        out = np.zeros((k, *shape_hw), np.float32)
-        if labels is None:
-            out[-1] = 1.0
-            return out
-        labels = cv2.resize(labels.astype(np.int32), shape_hw[::-1], interpolation=cv2.INTER_NEAREST) \
-            if labels.shape != shape_hw else labels
-        for slot, label in enumerate(self.label_set):
-            out[slot] = labels == label
-        out[-1] = ~np.isin(labels, self.label_set)
-        return out
-
-    def content_masks(self, shape_hw: tuple[int, int]) -> dict[str, tf.Tensor]:
-        """Current frame's slot masks, times the region, carried to every style layer."""
-        masks = self._slot_masks(self.frame.labels, shape_hw)
-        if self.frame.region is not None:
-            masks *= resize_to(self.frame.region, shape_hw)[None]
-        through = self.net.masks_through(masks, self.loss.style_layers)
-        return {k: tf.constant(v) for k, v in through.items()}
-
-    def _style_grams(self, feats: dict[str, tf.Tensor], style_hw: tuple[int, int]) -> dict[str, tf.Tensor]:
-        """Per-slot Gram targets {layer: (K, C, C)} of one style image (blended by the base class)."""
-        if self.style_labels is None:
-            masks = np.ones((len(self.label_set) + 1, *style_hw), np.float32)
-        else:
-            masks = self._slot_masks(self.style_labels, style_hw)
-            masks[-1] = 1.0  # fallback slot: the whole style image
-        through = self.net.masks_through(masks, self.loss.style_layers)
-        return {k: masked_grams(feats[k], tf.constant(through[k]))[0] for k in feats}
-
-    def laplacian(self, content: np.ndarray) -> tf.Tensor:
-        """M_I of ``content`` as (25, H, W) float32 bands (`matting_bands`); the last one is cached.
-
-        Keyed by the frame's bytes, shape and dtype, so Luan's stage 2 and any later
-        optimization of the same frame reuse it; each build adds 1 to ``laplacian_builds``.
-        """
-        content = np.ascontiguousarray(content)
-        key = hashlib.sha1(content.tobytes() + f"{content.shape}{content.dtype}".encode()).hexdigest()
-        if self._bands is None or self._bands[0] != key:
-            self._bands = None  # free the previous frame's bands before building the next
-            bands = matting_bands(content, epsilon=self.settings.epsilon)
-            self._bands = (key, tf.constant(bands, tf.float32))
-            self.laplacian_builds += 1
-        return self._bands[1]
-
-    def matting_lambda(self, requested: float | None = None) -> float:
-        """λ of a run: ``requested``, else the settings' λ under ``--photoreal`` and 0 without it."""
-        if requested is not None:
-            return float(requested)
-        return float(self.settings.matting_weight) if self.settings.enabled else 0.0
+    @property
+    def laplacian_builds(self) -> int:
+        """Matting Laplacians built so far (one per distinct frame)."""
+        return self.laplacians.builds
 
     def initial_image(self, content: np.ndarray, init: str | None = None, *, seed: int | None = None) -> np.ndarray:
         """As :meth:`Stylizer.initial_image`; with ``photoreal.recolor_init`` a content init
@@ -301,140 +186,11 @@ class PhotorealStylizer(Stylizer):
         if not wanted or (init or self.config.optimizer.init) not in ("content", "recolor"):
             return image
         hw = content.shape[:2]
-        slots = self._slot_masks(self.frame.labels, hw)
+        style_term = self.term(STYLE)
+        slots = style_term.slot_masks(None if self.frame is None else self.frame.labels, hw)
         style = self.styles[0]
-        if self.style_labels is None:
-            style_slots = np.ones((len(slots), *style.shape[:2]), np.float32)
-        else:
-            style_slots = self._slot_masks(self.style_labels, style.shape[:2])
-            style_slots[-1] = 1.0  # fallback slot: the whole style image
-        return recolor_by_label(image, style, slots, style_slots, blur=self.settings.recolor_blur * max(hw),
-                                shared=self.settings.recolor_shared)
-
-    # ---- loss ----------------------------------------------------------------------
-    def _gram_sum(self, core, name: str, box, stride: int, masks):
-        """Per-label unnormalized Grams of a tile core (K, C, C): the masks cropped to the core."""
-        y0, y1, x0, x1 = full_box(box, stride)
-        masked = core * masks[name][:, y0:y1, x0:x1, None]  # (K, h, w, C)
-        flat = tf.reshape(masked, (tf.shape(masked)[0], -1, core.shape[-1]))
-        return tf.linalg.matmul(flat, flat, transpose_a=True)
-
-    def _style_from_sums(self, sums, sizes, style_targets, masks):
-        """`segmented_style_loss` from per-label Gram sums over the whole image."""
-        terms = []
-        for name, total in sums.items():
-            means = tf.reduce_mean(masks[name], axis=[1, 2])
-            channels = float(total.shape[-1])
-            grams = total / (channels * float(sizes[name][0] * sizes[name][1])
-                             * tf.maximum(means, MASK_EPSILON))[:, None, None]
-            share = means / tf.maximum(tf.reduce_sum(means), MASK_EPSILON)
-            mse = tf.reduce_mean(tf.square(grams - style_targets[name]), axis=[1, 2])
-            terms.append(self.layer_weights[name] * tf.reduce_sum(share * mse))
-        return tf.add_n(terms)
-
-    def _loss_and_grad(self, x, content_target, style_targets, warped, weights, content_masks, bands,
-                       matting_weight):
-        """As :meth:`Stylizer._loss_and_grad`, segmented style and the matting term.
-
-        ``bands`` None (λ = 0) traces a step without any matting op; its "matting" term is 0.
-        """
-        lw = self.loss
-        plan = self.tile_plan(x.shape[:2])
-        if plan.tiled:  # segmented Grams in tiles; the matting term is banded over the whole image
-            total, terms, grad = self._tiled_loss_and_grad(x, plan, content_target, style_targets, warped,
-                                                           weights, content_masks)
-            if bands is None:
-                return total, {**terms, "matting": tf.zeros((), x.dtype)}, grad
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                matting = matting_weight * losses.matting_loss(x[None], bands)
-            return total + matting, {**terms, "matting": matting}, grad + tape.gradient(matting, x)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            image = x[None]
-            feats = self.net(image, (lw.content_layer, *lw.style_layers))
-            terms = {
-                "content": lw.content_weight * losses.content_loss(feats[lw.content_layer], content_target),
-                "style": lw.style_weight * segmented_style_loss(feats, content_masks, style_targets,
-                                                                self.layer_weights),
-                "tv": lw.tv_weight * losses.total_variation_loss(image),
-            }
-            terms["temporal"] = lw.temporal_weight * losses.temporal_loss(image, warped, weights)
-            if bands is None:
-                terms["matting"] = tf.zeros((), x.dtype)
-            else:
-                terms["matting"] = matting_weight * losses.matting_loss(image, bands)
-            total = tf.add_n(list(terms.values()))
-        return total, terms, tape.gradient(total, x)
-
-    def objective_args(self, content: np.ndarray, temporal: Sequence[TemporalTarget] = (), *,
-                       matting_weight: float | None = None) -> tuple:
-        """Constants of the objective; ``matting_weight`` λ (default: `matting_lambda`).
-
-        λ = 0 gives (…, None, None) for the bands and λ: the Laplacian is not built and the
-        compiled step has no matting term.
-        """
-        lam = self.matting_lambda(matting_weight)
-        base = super().objective_args(content, temporal)
-        matting = (None, None) if lam == 0 else (self.laplacian(content), tf.constant(lam, tf.float32))
-        return (*base, self.content_masks(content.shape[:2]), *matting)
-
-    def loss_function(self, content: np.ndarray, temporal: Sequence[TemporalTarget] = (), *,
-                      matting_weight: float | None = None
-                      ) -> Callable[[np.ndarray], tuple[float, dict[str, float], np.ndarray]]:
-        """Objective of one image → (loss, terms, gradient); ``matting_weight`` λ (default: `matting_lambda`)."""
-        return self._host_objective(self.objective_args(content, temporal, matting_weight=matting_weight))
-
-    # ---- drivers -------------------------------------------------------------------
-    def _run(self, content, init, iterations, temporal, callback, matting_weight, offset=0, total=None, stop=None):
-        def report(step: Step) -> None:
-            if callback is not None:
-                callback(dataclasses.replace(step, iteration=step.iteration + offset,
-                                             iterations=total or step.iterations))
-        return self._minimize(self.objective_args(content, temporal, matting_weight=matting_weight), init,
-                              iterations, report, content.shape[:2], stop)
-
-    def optimize(self, content: np.ndarray, init: np.ndarray, *, iterations: int,
-                 temporal: Sequence[TemporalTarget] = (), callback: Callable[[Step], None] | None = None,
-                 stop: tuple[float, int] | None = None) -> Result:
-        """One size: Luan's stage 1 (no matting) then stage 2 (with it) from stage 1's result.
-
-        Without ``photoreal.enabled`` only the segmented style (no matting term) runs; so
-        do the coarse levels of :meth:`refine`.
-        """
-        coarse = self._full_hw is not None and content.shape[:2] != self._full_hw
-        if coarse or self.matting_lambda() == 0:
-            return self._run(content, init, iterations, temporal, callback, 0.0, stop=stop)
-        first = round(iterations * self.settings.stage1_fraction)
-        first = min(first, iterations - 1)
-        stage1 = None
-        if first > 0:
-            stage1 = self._run(content, init, first, temporal, callback, 0.0, 0, iterations, stop)
-            init = stage1.image
-        stage2 = self._run(content, init, iterations - first, temporal, callback, None,
-                           stage1.iterations if stage1 else 0, iterations, stop)
-        if stage1 is None:
-            return stage2
-        return Result(stage2.image, stage1.iterations + stage2.iterations, stage2.loss, stage2.terms,
-                      stage1.seconds + stage2.seconds, stage2.stopped_early, stage1.history + stage2.history)
-
-    def refine(self, content: np.ndarray, init: np.ndarray, *, iterations: int,
-               temporal: Sequence[TemporalTarget] = (), callback: Callable[[Step], None] | None = None
-               ) -> Result:
-        """As :meth:`Stylizer.refine`; its coarse levels run without the matting term (as in
-        :meth:`stylize`), so the frame's Laplacian is built once, at full size."""
-        self._full_hw = content.shape[:2]
-        try:
-            return super().refine(content, init, iterations=iterations, temporal=temporal, callback=callback)
-        finally:
-            self._full_hw = None
-
-    def _optimize_level(self, content: np.ndarray, init: np.ndarray, iterations: int,
-                        callback: Callable[[Step], None], *, final: bool) -> Result:
-        """Coarse levels run the segmented style only; the full size runs both of Luan's stages."""
-        if final:
-            return self.optimize(content, init, iterations=iterations, callback=callback)
-        return self._run(content, init, iterations, (), callback, 0.0)
+        return recolor_by_label(image, style, slots, style_term.style_slots(style.shape[:2]),
+                                blur=self.settings.recolor_blur * max(hw), shared=self.settings.recolor_shared)
 
     def finish(self, result: Result, content: np.ndarray) -> Result:
         """Colour preservation, optional closed-form smoothing, then the region blend."""
@@ -442,12 +198,37 @@ class PhotorealStylizer(Stylizer):
         if self.settings.smooth:
             result.image = smooth_affine(result.image, content, lam=self.settings.smooth_lambda,
                                          epsilon=self.settings.epsilon)
-        if self.frame.region is not None:
-            if self.frame.region.shape != content.shape[:2]:
-                raise InputError(f"region mask is {self.frame.region.shape[1]}×{self.frame.region.shape[0]} "
+        region = None if self.frame is None else self.frame.region
+        if region is not None:
+            if region.shape != content.shape[:2]:
+                raise InputError(f"region mask is {region.shape[1]}×{region.shape[0]} "
                                  f"but the frame is {content.shape[1]}×{content.shape[0]}")
-            result.image = blend_region(result.image, content, self.frame.region)
+            result.image = blend_region(result.image, content, region)
         return result
+
+
+def photoreal_terms(config: Config, style_labels: np.ndarray | None = None,
+                    laplacians: LaplacianCache | None = None) -> list:
+    """The default terms with Luan's: segmented style in place of style, and matting.
+
+    Under ``photoreal.enabled`` the style weight is multiplied by ``style_weight_scale``
+    (the matting term keeps a stronger style photorealistic) and the matting term weighs
+    ``matting_weight`` (λ); without it (masks or a region only) λ = 0: the term is off,
+    no Laplacian is built. The matting term runs at the full working size only.
+    """
+    settings, loss = config.photoreal, config.loss
+    style_weight = loss.style_weight
+    if settings.enabled and settings.style_weight_scale != 1:
+        style_weight = loss.style_weight * settings.style_weight_scale
+    matting = PixelTerm("matting", float(settings.matting_weight) if settings.enabled else 0.0, losses.matting_loss,
+                        build=laplacians or LaplacianCache(settings.epsilon), coarse=False)
+    return with_terms(default_terms(loss), SegmentedStyleTerm(style_weight, loss.layer_weights(), style_labels),
+                      matting)
+
+
+def photoreal_stages(settings: PhotorealSettings) -> tuple[Stage, Stage]:
+    """Luan's two stages: ``stage1_fraction`` of the iterations without the matting term, the rest with it."""
+    return Stage(settings.stage1_fraction, frozenset({"matting"})), Stage()
 
 
 def wants_photoreal(config: Config, masks: MaskOptions | None) -> bool:

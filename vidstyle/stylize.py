@@ -1,8 +1,12 @@
 """Gatys image stylization: targets once, a compiled loss step, coarse-to-fine driver.
 
-:class:`Stylizer` holds the feature net and the style targets (Gram matrices per
-working size) and optimizes one image at a time; the video pipeline reuses it per frame
-with temporal terms added.
+:class:`Stylizer` holds the feature net, a list of loss terms (`vidstyle.terms`) and
+their targets (content features, Gram matrices per working size), and optimizes one
+image at a time; the video pipeline reuses it per frame with temporal targets. The
+compiled step sums the terms: the feature terms read one shared pass of the net (in
+tiles where a step does not fit in memory, `vidstyle.tiling`), the pixel terms the
+image. A stage plan (`vidstyle.terms.Stage`) may switch terms on and off within one
+optimization; coarse pyramid levels leave out the terms meant for the full size only.
 """
 
 from __future__ import annotations
@@ -10,13 +14,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 import tensorflow as tf
 
-from vidstyle import losses
 from vidstyle.color import match_colors, transfer_luminance
 from vidstyle.config import Config
 from vidstyle.errors import OptionError, ResourceError
@@ -24,6 +27,7 @@ from vidstyle.images import load_image, resize_to
 from vidstyle.lbfgs import ITERATIONS_PER_CALL, InGraphLBFGS
 from vidstyle.net import FeatureNet
 from vidstyle.optimize import Result, Step, minimize
+from vidstyle.terms import STYLE, Frame, Stage, TemporalTarget, default_terms, stage_runs
 from vidstyle.tiling import (
     TileGrid,
     TilePlan,
@@ -39,25 +43,14 @@ from vidstyle.tiling import (
     tiled_value_and_grad,
 )
 
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from vidstyle.regions import FrameMasks
+
+__all__ = ["Stylizer", "TemporalTarget", "load_style_images", "pyramid_shapes", "style_shape", "stylize_image"]
+
 logger = logging.getLogger(__name__)
 
 MIN_LEVEL_SIDE = 32  # coarser pyramid levels than this carry too little for VGG's 5 poolings
-
-
-@dataclass(frozen=True)
-class TemporalTarget:
-    """One temporal term: a neighbour's stylized frame warped onto this frame.
-
-    Attributes
-    ----------
-    warped : (H, W, 3) float32
-        ω, the neighbour's result warped into the current frame.
-    weights : (H, W) float32
-        c ∈ [0, 1], flow reliability (long-term: c_long).
-    """
-
-    warped: np.ndarray
-    weights: np.ndarray
 
 
 def pyramid_shapes(shape_hw: tuple[int, int], levels: int) -> list[tuple[int, int]]:
@@ -103,10 +96,16 @@ class Stylizer:
     report_every : int
         Iterations per compiled optimizer call (progress and intermediate images come
         once per call); does not change the result.
+    terms : sequence of terms, optional
+        The loss terms (`vidstyle.terms`), names unique; default
+        ``default_terms(config.loss)``: content, style, total variation, temporal.
+    stages : sequence of Stage, optional
+        The stage plan of one optimization at full size; default one stage, every term on.
     """
 
     def __init__(self, styles: Sequence[np.ndarray], config: Config, *,
-                 color_reference: np.ndarray | None = None, report_every: int = ITERATIONS_PER_CALL):
+                 color_reference: np.ndarray | None = None, report_every: int = ITERATIONS_PER_CALL,
+                 terms: Sequence[Any] | None = None, stages: Sequence[Stage] | None = None):
         if not styles:
             raise OptionError("give at least one style image")
         blend = config.style.style_blend
@@ -123,8 +122,14 @@ class Stylizer:
         self.config = config
         self.loss = config.loss
         self.layer_weights = config.loss.layer_weights()
-        self.net = FeatureNet(config.net, (config.loss.content_layer, *config.loss.style_layers))
-        self._grams: dict[tuple[int, int], dict[str, tf.Tensor]] = {}
+        self.terms = list(default_terms(config.loss) if terms is None else terms)
+        names = [t.name for t in self.terms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"loss term names must be unique, got {names}")
+        self.stages = tuple(stages or (Stage(),))
+        self.frame: FrameMasks | None = None
+        self.net = FeatureNet(config.net, _layers(self.terms))
+        self._grams: dict[tuple[str, tuple[int, int]], dict[str, tf.Tensor]] = {}
         self._tile_plans: dict[tuple[int, int], TilePlan] = {}
         self._strides = layer_strides(self.net.sequence, self.net.sequence)
         self._channels = self.net.channels(self.net.sequence)
@@ -134,31 +139,44 @@ class Stylizer:
         self._solver = InGraphLBFGS(self._loss_and_grad, memory=config.optimizer.lbfgs_memory)
         self.report_every = report_every
 
+    def term(self, name: str) -> Any:
+        """The loss term called ``name``."""
+        for term in self.terms:
+            if term.name == name:
+                return term
+        raise KeyError(f"no loss term {name!r}; terms: {[t.name for t in self.terms]}")
+
+    def set_frame(self, masks: FrameMasks | None) -> None:
+        """Masks (labels, region) of the next content frame, full working size; terms that read
+        masks use them (`vidstyle.terms.SegmentedStyleTerm`)."""
+        self.frame = masks
+
     # ---- targets -------------------------------------------------------------------
-    def style_targets(self, shape_hw: tuple[int, int]) -> dict[str, tf.Tensor]:
-        """Blended Gram targets for a content of size ``shape_hw`` (cached per size)."""
-        if shape_hw not in self._grams:
+    def style_targets(self, shape_hw: tuple[int, int], term: Any = None) -> dict[str, tf.Tensor]:
+        """Blended style targets of ``term`` (default: the "style" term) for a content of size
+        ``shape_hw`` (cached per term and size): its Gram statistics of each style image."""
+        term = self.term(STYLE) if term is None else term
+        key = (term.name, (int(shape_hw[0]), int(shape_hw[1])))
+        if key not in self._grams:
             total = None
             for weight, style in zip(self.blend, self.styles, strict=False):
                 hw = style_shape(style.shape[:2], shape_hw, self.config.style.style_scale,
                                  self.config.style.style_scale_rule)
                 image = resize_to(style, hw)
-                if self.tile_plan(hw).tiled and type(self)._style_grams is Stylizer._style_grams:
-                    grams = self._tiled_grams(image)  # bounded memory for a 4K-sized style
+                masks = term.style_masks(self.net, hw)
+                if self.tile_plan(hw).tiled:
+                    grams = self._tiled_grams(image, term, masks)  # bounded memory for a 4K-sized style
                 else:
-                    grams = self._style_grams(self.net(tf.constant(image[None]), self.loss.style_layers), hw)
+                    grams = term.grams(self.net(tf.constant(image[None]), term.layers), masks)
                 grams = {k: float(weight) * g for k, g in grams.items()}
                 total = grams if total is None else {k: total[k] + grams[k] for k in grams}
-            self._grams[shape_hw] = total
-        return self._grams[shape_hw]
+            self._grams[key] = total
+        return self._grams[key]
 
-    def _style_grams(self, feats: dict[str, tf.Tensor], style_hw: tuple[int, int]) -> dict[str, tf.Tensor]:
-        """Gram targets of one style image's features (subclasses mask them per label)."""
-        return {k: losses.gram_matrix(v) for k, v in feats.items()}
-
-    def content_target(self, content: np.ndarray) -> tf.Tensor:
-        """Content-layer features of ``content`` (in tiles where a step at its size is tiled)."""
-        layer = self.loss.content_layer
+    def content_target(self, content: np.ndarray, layer: str | None = None) -> tf.Tensor:
+        """Features of ``content`` at ``layer`` (default: the content layer), in tiles where a
+        step at its size is tiled."""
+        layer = layer or self.loss.content_layer
         if not self.tile_plan(content.shape[:2]).tiled:
             return self.net(tf.constant(content[None]), (layer,))[layer]
         grid = self._forward_grid(content.shape[:2], layer)
@@ -176,23 +194,21 @@ class Stylizer:
         radius, stride = receptive_field(self.net.sequence[: self.net.sequence.index(deepest) + 1])
         return plan_tiles(shape_hw, max(tile, 4 * radius), radius=radius, stride=stride)
 
-    def _tiled_grams(self, image: np.ndarray) -> dict[str, tf.Tensor]:
-        """Gram matrices of a whole image's style-layer features, summed over tiles."""
-        layers = list(self.loss.style_layers)
+    def _tiled_grams(self, image: np.ndarray, term: Any, masks: Any) -> dict[str, tf.Tensor]:
+        """A style term's statistics of a whole image, from its sums over tiles."""
+        layers = list(term.layers)
         deepest = max(layers, key=self.net.sequence.index)
         grid = self._forward_grid(image.shape[:2], deepest)
 
-        def grams(tile, box):
+        def sums(tile, box):
             feats = self.net.run(tile, layers)
-            out = {}
-            for name in layers:
-                stride = self._strides[name]
-                out[name] = Stylizer._gram_sum(self, core_of(feats[name], box, stride), name, box, stride, None)
-            return out, None
+            cores = {n: core_of(feats[n], box, self._strides[n]) for n in layers}
+            return term.gram_sums(cores, {n: full_box(box, self._strides[n]) for n in layers}, masks), None
 
-        sums, _ = tiled_forward(tf.constant(image), grid, grams)
+        totals, _ = tiled_forward(tf.constant(image), grid, sums)
         h, w = image.shape[:2]
-        return {n: sums[n][None] / float((h // self._strides[n]) * (w // self._strides[n])) for n in layers}
+        return term.grams_from_sums(totals, {n: (h // self._strides[n], w // self._strides[n]) for n in layers},
+                                    masks)
 
     # ---- tiles ---------------------------------------------------------------------
     def tile_plan(self, shape_hw: tuple[int, int]) -> TilePlan:
@@ -203,147 +219,138 @@ class Stylizer:
             self._tile_plans[shape_hw] = plan_stages(self.net.sequence, shape_hw, tile)
         return self._tile_plans[shape_hw]
 
-    def _gram_sum(self, core, name: str, box, stride: int, masks):
-        """Unnormalized Gram of one tile's core features (C, C); subclasses mask it per label."""
-        flat = tf.reshape(core, (-1, core.shape[-1]))
-        return tf.linalg.matmul(flat, flat, transpose_a=True)
-
-    def _style_from_sums(self, sums, sizes, style_targets, masks):
-        """Style term from Gram sums over the whole image ({layer: (C, C)}), as untiled."""
-        grams = {n: g[None] / float(sizes[n][0] * sizes[n][1]) for n, g in sums.items()}
-        return losses.style_loss(grams, {n: style_targets[n] for n in sums}, self.layer_weights)
-
-    def _stage_fn(self, content_target, layers: list[str], *, after: str | None = None, divisor: int = 1,
-                  placed: str | None = None, masks=None):
-        """Per-tile statistics of ``layers``: unnormalized Grams, summed squared content differences.
+    def _stage_fn(self, constants, terms, layers: list[str], *, after: str | None = None, divisor: int = 1,
+                  placed: str | None = None):
+        """Per-tile sums of the feature ``terms`` over ``layers`` ({"term/layer": tensor}).
 
         ``after``/``divisor``: the tile is the output of that layer, on a grid ``divisor`` times
         coarser than the image. ``placed``: also return the core of this layer's output.
         """
-        lw = self.loss
-
         def stats(tile, box):
             feats = self.net.run(tile, [*layers, *([placed] if placed else [])], after=after)
+            strides = {name: self._strides[name] // divisor for name in layers}
+            cores = {name: core_of(feats[name], box, strides[name]) for name in layers}
+            boxes = {name: full_box(box, strides[name]) for name in layers}
             out = {}
-            for name in layers:
-                stride = self._strides[name] // divisor
-                core = core_of(feats[name], box, stride)
-                if name in lw.style_layers:
-                    out[f"gram:{name}"] = self._gram_sum(core, name, box, stride, masks)
-                if name == lw.content_layer:
-                    y0, y1, x0, x1 = full_box(box, stride)
-                    out["content"] = tf.reduce_sum(tf.square(core - content_target[:, y0:y1, x0:x1, :]))
+            for term in terms:
+                mine = [name for name in term.layers if name in cores]
+                if mine:
+                    sums = term.tile_sums({n: cores[n] for n in mine}, {n: boxes[n] for n in mine},
+                                          constants[term.name])
+                    out.update({f"{term.name}/{n}": v for n, v in sums.items()})
             core = None if placed is None else core_of(feats[placed], box, self._strides[placed] // divisor)
             return out, core
 
         return stats
 
-    def _combine(self, shape_hw, style_targets, layers: list[str], masks=None):
-        """Content/style terms of ``layers`` from summed tile statistics (the untiled values)."""
-        lw = self.loss
+    def _combine(self, shape_hw, constants, terms, layers: list[str]):
+        """Values of the feature ``terms`` over ``layers`` from summed tile statistics (the untiled values)."""
         sizes = {name: (shape_hw[0] // s, shape_hw[1] // s) for name, s in self._strides.items()}
-        style_layers = [name for name in lw.style_layers if name in layers]
 
         def combine(stats):
-            terms = {}
-            if lw.content_layer in layers:
-                (h, w), channels = sizes[lw.content_layer], self._channels[lw.content_layer]
-                terms["content"] = lw.content_weight * stats["content"] / float(h * w * channels)
-            if style_layers:
-                sums = {n: stats[f"gram:{n}"] for n in style_layers}
-                terms["style"] = lw.style_weight * self._style_from_sums(sums, sizes, style_targets, masks)
-            return tf.add_n(list(terms.values())) if terms else tf.constant(0.0), terms
+            values = {}
+            for term in terms:
+                mine = [name for name in term.layers if name in layers]
+                if mine:
+                    sums = {n: stats[f"{term.name}/{n}"] for n in mine}
+                    values[term.name] = term.from_sums(sums, sizes, constants[term.name])
+            return tf.add_n(list(values.values())) if values else tf.constant(0.0), values
 
         return combine
 
-    def _pixel_terms(self, image, warped, weights) -> dict[str, tf.Tensor]:
-        """The per-pixel terms, cheap enough to evaluate on the whole image."""
-        lw = self.loss
-        return {"tv": lw.tv_weight * losses.total_variation_loss(image),
-                "temporal": lw.temporal_weight * losses.temporal_loss(image, warped, weights)}
-
-    def _tiled_feature_terms(self, x, plan: TilePlan, content_target, style_targets, masks=None):
-        """Content and style terms and their gradient, tile by tile, in one or two stages."""
-        layers = [self.loss.content_layer, *self.loss.style_layers]
+    def _tiled_feature_terms(self, x, plan: TilePlan, constants, terms):
+        """The feature terms and their gradient, tile by tile, in one or two stages."""
+        layers = list(_layers(terms))
         shape_hw = plan.image.shape_hw
         if plan.features is None:
-            return tiled_value_and_grad(x, plan.image, self._stage_fn(content_target, layers, masks=masks),
-                                        self._combine(shape_hw, style_targets, layers, masks))
+            return tiled_value_and_grad(x, plan.image, self._stage_fn(constants, terms, layers),
+                                        self._combine(shape_hw, constants, terms, layers))
         split, divisor = plan.split, plan.split_stride
         early = [n for n in layers if self.net.sequence.index(n) <= self.net.sequence.index(split)]
         deep = [n for n in layers if n not in early]
-        early_fn = self._stage_fn(content_target, early, placed=split, masks=masks)
+        early_fn = self._stage_fn(constants, terms, early, placed=split)
         stats, features = tiled_forward(x, plan.image, early_fn, placed_stride=divisor,
                                         placed_channels=self._channels[split])
-        _, deep_terms, feature_grad = tiled_value_and_grad(
+        _, deep_values, feature_grad = tiled_value_and_grad(
             features[0], plan.features,
-            self._stage_fn(content_target, deep, after=split, divisor=divisor, masks=masks),
-            self._combine(shape_hw, style_targets, deep, masks))
+            self._stage_fn(constants, terms, deep, after=split, divisor=divisor),
+            self._combine(shape_hw, constants, terms, deep))
         with tf.GradientTape() as tape:
             tape.watch(stats)
-            _, early_terms = self._combine(shape_hw, style_targets, early, masks)(stats)
-            early_total = tf.add_n(list(early_terms.values())) if early_terms else tf.constant(0.0)
+            _, early_values = self._combine(shape_hw, constants, terms, early)(stats)
+            early_total = tf.add_n(list(early_values.values())) if early_values else tf.constant(0.0)
         seeds = tape.gradient(early_total, stats) if stats else {}
         grad = tiled_backward(x, plan.image, early_fn, seeds, feature_grad[None], placed_stride=divisor)
-        terms = {k: early_terms.get(k, 0.0) + deep_terms.get(k, 0.0) for k in ("content", "style")}
-        return tf.add_n(list(terms.values())), terms, grad
+        values = {t.name: early_values.get(t.name, 0.0) + deep_values.get(t.name, 0.0) for t in terms}
+        return tf.add_n(list(values.values())), values, grad
 
-    def _tiled_loss_and_grad(self, x, plan: TilePlan, content_target, style_targets, warped, weights, masks=None):
-        _, terms, grad = self._tiled_feature_terms(x, plan, content_target, style_targets, masks)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            pixel = self._pixel_terms(x[None], warped, weights)
-            pixel_total = tf.add_n(list(pixel.values()))
-        terms = {**terms, **pixel}
-        return tf.add_n(list(terms.values())), terms, grad + tape.gradient(pixel_total, x)
+    def _tiled_loss_and_grad(self, x, plan: TilePlan, constants):
+        on = [t for t in self.terms if constants[t.name] is not None]
+        features, pixels = [t for t in on if t.layers], [t for t in on if not t.layers]
+        values, grad = {}, tf.zeros_like(x)
+        if features:
+            _, values, grad = self._tiled_feature_terms(x, plan, constants, features)
+        if pixels:  # cheap enough to evaluate on the whole image
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                pixel = {t.name: t.value(x[None], constants[t.name]) for t in pixels}
+                pixel_total = tf.add_n(list(pixel.values()))
+            values = {**values, **pixel}
+            grad = grad + tape.gradient(pixel_total, x)
+        values = {t.name: values[t.name] if t.name in values else tf.zeros((), x.dtype) for t in self.terms}
+        return tf.add_n(list(values.values())), values, grad
 
     # ---- loss ----------------------------------------------------------------------
-    def _loss_and_grad(self, x, content_target, style_targets, warped, weights):
-        lw = self.loss
+    def _loss_and_grad(self, x, constants):
+        """(total, {term: value}, ∂total/∂x) of ``Σ_t weight_t · loss_t`` at x (H, W, 3).
+
+        ``constants``: {term name: its constants, or None for a term that is off}.
+        """
         plan = self.tile_plan(x.shape[:2])
         if plan.tiled:
-            return self._tiled_loss_and_grad(x, plan, content_target, style_targets, warped, weights)
+            return self._tiled_loss_and_grad(x, plan, constants)
+        on = [t for t in self.terms if constants[t.name] is not None]
+        layers = _layers(on)
         with tf.GradientTape() as tape:
             tape.watch(x)
             image = x[None]
-            feats = self.net(image, (lw.content_layer, *lw.style_layers))
-            grams = {k: losses.gram_matrix(feats[k]) for k in lw.style_layers}
-            terms = {
-                "content": lw.content_weight * losses.content_loss(feats[lw.content_layer], content_target),
-                "style": lw.style_weight * losses.style_loss(grams, style_targets, self.layer_weights),
-                "tv": lw.tv_weight * losses.total_variation_loss(image),
-            }
-            terms["temporal"] = lw.temporal_weight * losses.temporal_loss(image, warped, weights)
-            total = tf.add_n(list(terms.values()))
-        return total, terms, tape.gradient(total, x)
+            features = self.net(image, layers) if layers else {}
+            values = {t.name: (t.value(features if t.layers else image, constants[t.name])
+                               if constants[t.name] is not None else tf.zeros((), x.dtype))
+                      for t in self.terms}
+            total = tf.add_n(list(values.values()))
+        return total, values, tape.gradient(total, x)
 
-    def objective_args(self, content: np.ndarray, temporal: Sequence[TemporalTarget] = ()) -> tuple:
-        """The per-image constants of the objective: targets of ``content`` and temporal terms."""
-        h, w = content.shape[:2]
-        # No temporal terms: one target of weight 0, not an empty stack (an empty broadcast
-        # crashes TensorFlow's graph optimizer inside the compiled L-BFGS loop).
-        warped = np.stack([t.warped for t in temporal]) if temporal else np.zeros((1, h, w, 3), np.float32)
-        weights = (np.stack([t.weights[..., None] for t in temporal]) if temporal
-                   else np.zeros((1, h, w, 1), np.float32))
-        warped, weights = tf.constant(warped, tf.float32), tf.constant(weights, tf.float32)
-        return self.content_target(content), self.style_targets((h, w)), warped, weights
+    def term_constants(self, content: np.ndarray, temporal: Sequence[TemporalTarget] = (), *,
+                       off: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The per-image constants of the objective, {term name: constants}: targets of
+        ``content``, temporal terms, masks of the current frame (`set_frame`).
+
+        Terms named in ``off`` and terms of weight 0 get None: the compiled step has none of
+        their ops, and their constants (a Matting Laplacian, say) are not built.
+        """
+        return self._constants(Frame(content, tuple(temporal), self.frame), off)
+
+    def _constants(self, frame: Frame, off: frozenset[str]) -> dict[str, Any]:
+        return {t.name: None if t.name in off or t.weight == 0 else t.constants(self, frame) for t in self.terms}
 
     def loss_function(self, content: np.ndarray, temporal: Sequence[TemporalTarget] = ()
                       ) -> Callable[[np.ndarray], tuple[float, dict[str, float], np.ndarray]]:
         """The objective of one image as numpy → (loss, terms, gradient), for :func:`minimize`."""
-        return self._host_objective(self.objective_args(content, temporal))
+        return self._host_objective(self.term_constants(content, temporal))
 
-    def _host_objective(self, args: tuple) -> Callable[[np.ndarray], tuple[float, dict[str, float], np.ndarray]]:
+    def _host_objective(self, constants: dict[str, Any]
+                        ) -> Callable[[np.ndarray], tuple[float, dict[str, float], np.ndarray]]:
         def evaluate(x: np.ndarray):
-            total, terms, grad = self._step(tf.constant(x), *args)
+            total, terms, grad = self._step(tf.constant(x), constants)
             return float(total), {k: float(v) for k, v in terms.items()}, grad.numpy()
 
         return evaluate
 
-    def _minimize(self, args: tuple, init: np.ndarray, iterations: int,
+    def _minimize(self, constants: dict[str, Any], init: np.ndarray, iterations: int,
                   callback: Callable[[Step], None] | None, shape_hw: tuple[int, int],
                   stop: tuple[float, int] | None = None) -> Result:
-        """Run the configured optimizer on the objective with constants ``args``.
+        """Run the configured optimizer on the objective with ``constants``.
 
         ``stop`` = (tolerance, window) of the early stop; None: the configured one.
         """
@@ -351,13 +358,42 @@ class Stylizer:
         tolerance, window = stop or (opt.tolerance, opt.window)
         try:
             if opt.optimizer == "lbfgs":
-                return self._solver.minimize(init, args, iterations=iterations, tolerance=tolerance,
+                return self._solver.minimize(init, (constants,), iterations=iterations, tolerance=tolerance,
                                              window=window, callback=callback, report_every=self.report_every)
-            return minimize(self._host_objective(args), init, opt, iterations=iterations, callback=callback,
+            return minimize(self._host_objective(constants), init, opt, iterations=iterations, callback=callback,
                             stop=(tolerance, window))
         except (tf.errors.ResourceExhaustedError, MemoryError):
             raise ResourceError(f"out of memory optimizing a {shape_hw[1]}×{shape_hw[0]} image: "
                                 "lower --size or use --device cpu") from None
+
+    def _run_stages(self, content: np.ndarray, init: np.ndarray, iterations: int,
+                    temporal: Sequence[TemporalTarget], callback: Callable[[Step], None] | None,
+                    stop: tuple[float, int] | None, *, coarse: bool) -> Result:
+        """One size: the stage plan, each stage from the last one's result, as one Result.
+
+        ``coarse``: a coarse pyramid level, without the terms meant for the full size only.
+        Steps count on over the stages (iteration k of ``iterations``).
+        """
+        frame = Frame(content, tuple(temporal), self.frame)
+        left_out = {t.name for t in self.terms if coarse and not t.coarse}
+        runs = stage_runs(self.stages, iterations, left_out)
+        shape_hw = content.shape[:2]
+        if len(runs) == 1:
+            return self._minimize(self._constants(frame, runs[0][1]), init, runs[0][0], callback, shape_hw, stop)
+        results: list[Result] = []
+        for count, off in runs:
+            done = sum(r.iterations for r in results)
+
+            def report(step: Step, offset=done) -> None:
+                if callback is not None:
+                    callback(dataclasses.replace(step, iteration=step.iteration + offset, iterations=iterations))
+
+            results.append(self._minimize(self._constants(frame, off), init, count, report, shape_hw, stop))
+            init = results[-1].image
+        last = results[-1]
+        return Result(last.image, sum(r.iterations for r in results), last.loss, last.terms,
+                      sum(r.seconds for r in results), last.stopped_early,
+                      [loss for r in results for loss in r.history], stop_reason=last.stop_reason)
 
     # ---- drivers -------------------------------------------------------------------
     def initial_image(self, content: np.ndarray, init: str | None = None, *, seed: int | None = None) -> np.ndarray:
@@ -384,12 +420,12 @@ class Stylizer:
     def optimize(self, content: np.ndarray, init: np.ndarray, *, iterations: int,
                  temporal: Sequence[TemporalTarget] = (), callback: Callable[[Step], None] | None = None,
                  stop: tuple[float, int] | None = None) -> Result:
-        """One level: minimize the full objective from ``init`` at ``content``'s size.
+        """One level at full size: minimize the objective from ``init`` at ``content``'s size,
+        stage by stage (`stages`).
 
         ``stop`` = (tolerance, window) of the early stop; None: the configured one.
         """
-        return self._minimize(self.objective_args(content, temporal), init, iterations, callback,
-                              content.shape[:2], stop)
+        return self._run_stages(content, init, iterations, temporal, callback, stop, coarse=False)
 
     def refine(self, content: np.ndarray, init: np.ndarray, *, iterations: int,
                temporal: Sequence[TemporalTarget] = (), callback: Callable[[Step], None] | None = None
@@ -418,8 +454,7 @@ class Stylizer:
                 break
             start = resize_to(current, hw)
             small = [TemporalTarget(resize_to(t.warped, hw), resize_to(t.weights, hw)) for t in temporal]
-            coarse = self.optimize(resize_to(content, hw), start, iterations=budget, temporal=small,
-                                   callback=report, stop=stop)
+            coarse = self._run_stages(resize_to(content, hw), start, budget, small, report, stop, coarse=True)
             change = cv2.resize(coarse.image - start, full_hw[::-1], interpolation=cv2.INTER_LINEAR)
             current = np.clip(current + change, 0.0, 1.0).astype(np.float32)
             done, seconds = done + coarse.iterations, seconds + coarse.seconds
@@ -450,15 +485,10 @@ class Stylizer:
                 if callback is not None:
                     callback(dataclasses.replace(step, level=level, levels=len(shapes)))
 
-            result = self._optimize_level(level_content, resize_to(current, hw), budget, report,
-                                          final=level == len(shapes))
+            result = self._run_stages(level_content, resize_to(current, hw), budget, (), report, None,
+                                      coarse=level != len(shapes))
             current = result.image
         return self.finish(result, content)
-
-    def _optimize_level(self, content: np.ndarray, init: np.ndarray, iterations: int,
-                        callback: Callable[[Step], None], *, final: bool) -> Result:
-        """One pyramid level; subclasses may run coarse (non-final) levels differently."""
-        return self.optimize(content, init, iterations=iterations, callback=callback)
 
     def finish(self, result: Result, content: np.ndarray) -> Result:
         """Post-processing of a finished image: colour preservation "after"."""
@@ -466,6 +496,10 @@ class Stylizer:
             result.image = transfer_luminance(result.image, content)
         return result
 
+
+def _layers(terms: Sequence[Any]) -> tuple[str, ...]:
+    """The feature layers ``terms`` read, each once, in the order of the terms."""
+    return tuple(dict.fromkeys(name for term in terms for name in term.layers))
 
 def load_style_images(paths: Sequence, content_hw: tuple[int, int]) -> list[np.ndarray]:
     """Load style images, downscaled on load to at most twice the content's long side.

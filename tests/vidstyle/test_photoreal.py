@@ -17,14 +17,7 @@ from vidstyle.config import Config, LossSettings, OptimizerSettings, PhotorealSe
 from vidstyle.errors import OptionError
 from vidstyle.images import resize_long_side
 from vidstyle.matting import laplacian_energy, matting_laplacian
-from vidstyle.photoreal import (
-    PhotorealStylizer,
-    blend_region,
-    masked_grams,
-    recolor_by_label,
-    segmented_style_loss,
-    stylize_photoreal_image,
-)
+from vidstyle.photoreal import PhotorealStylizer, blend_region, recolor_by_label, stylize_photoreal_image
 from vidstyle.regions import FrameMasks, MaskOptions, feather_region
 from vidstyle.video import VideoJob, render_video
 
@@ -51,7 +44,7 @@ def test_masks_through_net_match_features_and_masked_gram(style64):
     for name in layers:
         assert through[name].shape == (2, *feats[name].shape[1:3])
         assert through[name].min() >= 0 and through[name].max() <= 1 + 1e-5
-        grams, _ = masked_grams(feats[name], tf.constant(through[name]))
+        grams, _ = losses.masked_grams(feats[name], tf.constant(through[name]))
         single = losses.masked_gram_matrix(feats[name], tf.constant(through[name][0][None, ..., None]))
         np.testing.assert_allclose(grams[0].numpy(), single[0].numpy(), rtol=1e-4, atol=1e-6)
     # One all-ones mask: the segmented loss is the plain style loss.
@@ -59,7 +52,8 @@ def test_masks_through_net_match_features_and_masked_gram(style64):
     targets = {k: losses.gram_matrix(feats[k]) * 0.5 for k in layers}
     plain = losses.style_loss({k: losses.gram_matrix(feats[k]) for k in layers}, targets, stylizer.layer_weights)
     channels = {k: float(feats[k].shape[-1]) for k in layers}
-    seg = segmented_style_loss(feats, ones, {k: (targets[k] / channels[k]) for k in layers}, stylizer.layer_weights)
+    seg = losses.segmented_style_loss(feats, ones, {k: (targets[k] / channels[k]) for k in layers},
+                                      stylizer.layer_weights)
     np.testing.assert_allclose(seg.numpy(), plain.numpy(), rtol=1e-4)
 
 
@@ -93,9 +87,9 @@ def test_matting_term_keeps_result_affine_while_colours_move():
     assert on.terms["style"] < 0.7 * at_init
 
 
-def _graph_ops(stylizer: PhotorealStylizer, content: np.ndarray, args: tuple) -> list[tuple[str, str]]:
+def _graph_ops(stylizer: PhotorealStylizer, content: np.ndarray, constants: dict) -> list[tuple[str, str]]:
     """(op type, name) of every node of the traced loss step, nested functions included."""
-    graph = stylizer._step.get_concrete_function(tf.constant(content), *args).graph.as_graph_def()
+    graph = stylizer._step.get_concrete_function(tf.constant(content), constants).graph.as_graph_def()
     nodes = [*graph.node, *(n for f in graph.library.function for n in f.node_def)]
     return [(n.op, n.name) for n in nodes]
 
@@ -103,7 +97,7 @@ def _graph_ops(stylizer: PhotorealStylizer, content: np.ndarray, args: tuple) ->
 def test_objective_graph_has_no_sparse_ops(content64, style64):
     # TensorFlow has no deterministic GPU kernel for sparse products; op determinism is always on.
     stylizer = PhotorealStylizer([style64], _config(enabled=True))
-    ops = _graph_ops(stylizer, content64, stylizer.objective_args(content64))
+    ops = _graph_ops(stylizer, content64, stylizer.term_constants(content64))
     assert any("matting" in name for _, name in ops)  # the term is there ...
     assert not [op for op, _ in ops if op.startswith("Sparse")]  # ... without any sparse op
     assert stylizer.laplacian_builds == 1
@@ -113,13 +107,13 @@ def test_objective_graph_has_no_sparse_ops(content64, style64):
 def test_zero_matting_weight_builds_no_laplacian_and_traces_no_matting(content64, style64, photoreal):
     # Masks or a region without --photoreal, or λ = 0.
     stylizer = PhotorealStylizer([style64], _config(iterations=2, **photoreal))
-    args = stylizer.objective_args(content64)
-    assert args[-2] is None and args[-1] is None
-    assert not [name for _, name in _graph_ops(stylizer, content64, args) if "matting" in name]
+    constants = stylizer.term_constants(content64)
+    assert constants["matting"] is None
+    assert not [name for _, name in _graph_ops(stylizer, content64, constants) if "matting" in name]
     assert stylizer.loss_function(content64)(content64)[1]["matting"] == 0
     result = stylizer.optimize(content64, content64, iterations=2)
     assert result.terms["matting"] == 0
-    assert stylizer.laplacian_builds == 0 and stylizer._bands is None
+    assert stylizer.laplacian_builds == 0
 
 
 def test_stage1_runs_without_matting_then_stage2_from_its_result(monkeypatch, content64, style64):
@@ -127,10 +121,10 @@ def test_stage1_runs_without_matting_then_stage2_from_its_result(monkeypatch, co
     calls = []
     minimize = stylizer._minimize
 
-    def recording(args, init, iterations, callback, shape_hw, stop=None):
+    def recording(constants, init, iterations, callback, shape_hw, stop=None):
         builds = stylizer.laplacian_builds
-        result = minimize(args, init, iterations, callback, shape_hw, stop)
-        calls.append((args[-2] is not None, iterations, builds, np.array(init), result.image.copy()))
+        result = minimize(constants, init, iterations, callback, shape_hw, stop)
+        calls.append((constants["matting"] is not None, iterations, builds, np.array(init), result.image.copy()))
         return result
 
     monkeypatch.setattr(stylizer, "_minimize", recording)

@@ -8,6 +8,7 @@ import pytest
 from vidstyle.config import Config, NetSettings, OptimizerSettings
 from vidstyle.errors import OptionError
 from vidstyle.stylize import Stylizer
+from vidstyle.terms import SegmentedStyleTerm
 from vidstyle.tiling import TilePlan, auto_tile, plan_stages, plan_tiles, receptive_field
 
 # Tiled sums equal untiled ones exactly in float32; bfloat16 rounds each tile differently.
@@ -126,8 +127,16 @@ def test_targets_in_tiles_equal_the_whole_image_ones(style64, noisy):
     tiled._forward_grid = forward_grid
     np.testing.assert_allclose(tiled.content_target(content).numpy(), whole.content_target(content).numpy(),
                                rtol=1e-4, atol=1e-4)
-    for name, gram in whole._style_grams(whole.net(content[None], whole.loss.style_layers), shape).items():
-        np.testing.assert_allclose(tiled._tiled_grams(content)[name].numpy(), gram.numpy(), rtol=1e-4, atol=1e-6)
+    # Plain Grams, and Grams per label slot (segmented style: the slot masks cropped per tile).
+    style_labels = np.zeros(shape, np.int32)
+    style_labels[:, 70:] = 2
+    style_labels[60:, :40] = 5
+    for term in (whole.term("style"), SegmentedStyleTerm(1.0, whole.layer_weights, style_labels)):
+        masks = term.style_masks(whole.net, shape)
+        expected = term.grams(whole.net(content[None], term.layers), masks)
+        assert set(expected) == set(whole.loss.style_layers)
+        for name, gram in tiled._tiled_grams(content, term, masks).items():
+            np.testing.assert_allclose(gram.numpy(), expected[name].numpy(), rtol=1e-4, atol=1e-6)
 
 
 def test_photoreal_tiled_equals_untiled(style64, noisy):
