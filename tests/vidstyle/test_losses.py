@@ -67,3 +67,55 @@ def test_masked_gram_no_nan_for_empty_mask():
     f = tf.ones((1, 4, 4, 2))
     g = losses.masked_gram_matrix(f, tf.zeros((1, 4, 4, 1)))
     assert np.isfinite(g.numpy()).all()
+
+
+def _masks(rng, k, h, w):
+    masks = np.zeros((k, h, w), np.float32)
+    labels = rng.integers(0, k - 1, (h, w))  # the last slot stays empty (a label absent here)
+    for slot in range(k):
+        masks[slot] = labels == slot
+    return masks
+
+
+def test_tile_sums_add_up_to_the_whole_image_statistics():
+    rng = np.random.default_rng(2)
+    f = tf.constant(rng.uniform(size=(1, 6, 8, 5)).astype(np.float32))
+    p = tf.constant(rng.uniform(size=(1, 6, 8, 5)).astype(np.float32))
+    m = tf.constant(_masks(rng, 3, 6, 8))
+    top, bottom = slice(0, 2), slice(2, 6)  # two tiles of rows
+    grams = losses.gram_sum(f[:, top]) + losses.gram_sum(f[:, bottom])
+    assert grams.shape == (5, 5)
+    np.testing.assert_allclose((grams / 48.0)[None], losses.gram_matrix(f), rtol=1e-5)
+    errors = losses.squared_error_sum(f[:, top], p[:, top]) + losses.squared_error_sum(f[:, bottom], p[:, bottom])
+    np.testing.assert_allclose(errors / f.shape.num_elements(), losses.content_loss(f, p), rtol=1e-5)
+    masked = losses.masked_gram_sum(f[:, top], m[:, top]) + losses.masked_gram_sum(f[:, bottom], m[:, bottom])
+    assert masked.shape == (3, 5, 5)
+    whole, means = losses.masked_grams(f, m)
+    np.testing.assert_allclose(losses.masked_grams_from_sum(masked, m), whole, rtol=1e-5)
+    assert means.shape == (3,) and float(means[-1]) == 0.0 and np.isfinite(whole.numpy()).all()
+
+
+def test_segmented_style_loss_from_summed_grams_equals_the_untiled_loss():
+    rng = np.random.default_rng(3)
+    f = {"a": tf.constant(rng.uniform(size=(1, 6, 8, 4)).astype(np.float32)),
+         "b": tf.constant(rng.uniform(size=(1, 3, 4, 2)).astype(np.float32))}
+    m = {"a": tf.constant(_masks(rng, 3, 6, 8)), "b": tf.constant(_masks(rng, 3, 3, 4))}
+    targets = {k: tf.constant(rng.uniform(size=(3, v.shape[-1], v.shape[-1])).astype(np.float32)) for k, v in f.items()}
+    weights = {"a": 1.0, "b": 0.5}
+    untiled = losses.segmented_style_loss(f, m, targets, weights)
+    summed = {k: losses.masked_grams_from_sum(losses.masked_gram_sum(f[k], m[k]), m[k]) for k in f}
+    np.testing.assert_allclose(losses.segmented_style_loss_of_grams(summed, m, targets, weights), untiled, rtol=1e-5)
+    graph = tf.function(losses.segmented_style_loss)(f, m, targets, weights)
+    np.testing.assert_allclose(graph, untiled, rtol=1e-6)
+
+
+def test_segmented_style_loss_gradient_matches_finite_differences():
+    rng = np.random.default_rng(4)
+    masks = {"l": tf.constant(_masks(rng, 3, 4, 5).astype(np.float64))}
+    target = {"l": tf.constant(rng.uniform(size=(3, 3, 3)))}
+
+    def f(x):
+        return losses.segmented_style_loss({"l": x}, masks, target, {"l": 1.0})
+
+    theoretical, numerical = tf.test.compute_gradient(f, [tf.constant(rng.uniform(size=(1, 4, 5, 3)))])
+    np.testing.assert_allclose(theoretical[0], numerical[0], rtol=1e-5, atol=1e-7)

@@ -265,3 +265,22 @@ def test_written_masks_round_trip(tmp_path):
     from segmentation import read_mask
 
     assert np.array_equal(read_mask(tmp_path / "m.png"), labels)
+
+
+def test_photoreal_is_the_stylizer_with_other_terms_and_stages(style64):
+    from vidstyle.stylize import Stylizer
+    from vidstyle.terms import SegmentedStyleTerm
+
+    # Luan's method comes as terms and a stage plan; only the start image and the finish differ.
+    overridden = {name for name in vars(PhotorealStylizer) if name in vars(Stylizer) and callable(vars(Stylizer)[name])}
+    assert overridden == {"__init__", "initial_image", "finish"}
+    config = _config(enabled=True, stage1_fraction=0.25)
+    stylizer = PhotorealStylizer([style64], config)
+    assert [t.name for t in stylizer.terms] == ["content", "style", "tv", "temporal", "matting"]
+    style = stylizer.term("style")
+    assert isinstance(style, SegmentedStyleTerm)
+    assert style.weight == config.loss.style_weight * config.photoreal.style_weight_scale
+    assert stylizer.term("matting").weight == config.photoreal.matting_weight and not stylizer.term("matting").coarse
+    assert [(s.share, set(s.off)) for s in stylizer.stages] == [(0.25, {"matting"}), (1.0, set())]
+    off = PhotorealStylizer([style64], _config())  # masks only: plain style weight, λ = 0
+    assert off.term("style").weight == config.loss.style_weight and off.term("matting").weight == 0
