@@ -319,7 +319,8 @@ class Stylizer:
                                if constants[t.name] is not None else tf.zeros((), x.dtype))
                       for t in self.terms}
             total = tf.add_n(list(values.values()))
-        return total, values, tape.gradient(total, x)
+        # Every term off (all weights 0): the gradient is 0, not None.
+        return total, values, tape.gradient(total, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
     def term_constants(self, content: np.ndarray, temporal: Sequence[TemporalTarget] = (), *,
                        off: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -372,10 +373,12 @@ class Stylizer:
         """One size: the stage plan, each stage from the last one's result, as one Result.
 
         ``coarse``: a coarse pyramid level, without the terms meant for the full size only.
-        Steps count on over the stages (iteration k of ``iterations``).
+        Terms of weight 0 are off in every stage, so stages that differ only by them run as
+        one (the L-BFGS memory carries on). Steps count on over the stages (iteration k of
+        ``iterations``).
         """
         frame = Frame(content, tuple(temporal), self.frame)
-        left_out = {t.name for t in self.terms if coarse and not t.coarse}
+        left_out = {t.name for t in self.terms if t.weight == 0 or (coarse and not t.coarse)}
         runs = stage_runs(self.stages, iterations, left_out)
         shape_hw = content.shape[:2]
         if len(runs) == 1:
